@@ -1,0 +1,28 @@
+/*
+ * Diagnostics on stderr, one line each: "tool: context: reason".
+ * Verbosity 0 (-q) prints errors only, 1 (default) adds warnings,
+ * 2 (-v) connection lifecycle and progress, 3 (-vv) protocol traces.
+ */
+#ifndef EVPIPE_LOG_H
+#define EVPIPE_LOG_H
+
+#include <stdnoreturn.h>
+
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_TRACE };
+
+extern const char *progname;
+extern int verbosity;
+
+void log_init(const char *);
+void logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+void logsys(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+noreturn void die(int, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define lerr(...) logmsg(LOG_ERROR, __VA_ARGS__)
+#define lwarn(...) logmsg(LOG_WARN, __VA_ARGS__)
+#define linfo(...) logmsg(LOG_INFO, __VA_ARGS__)
+#define ltrace(...) logmsg(LOG_TRACE, __VA_ARGS__)
+#define logging(level) (verbosity >= (level))
+
+#endif
