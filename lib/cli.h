@@ -1,0 +1,23 @@
+/* What every tool's main does the same way. */
+#ifndef EVPIPE_CLI_H
+#define EVPIPE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+/* The long options every tool has and their getopt_long values. */
+#define CLI_OPT_VERSION 0x100
+
+void cli_start(const char *);
+noreturn void cli_usage(const char *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+noreturn void cli_bad_option(const char *, char *const[], int);
+noreturn void cli_help(const char *, const char *);
+noreturn void cli_version(void);
+int cli_size(const char *, size_t *);
+int cli_uint(const char *, uint64_t, uint64_t, uint64_t *);
+int cli_finish_stdout(void);
+
+#endif

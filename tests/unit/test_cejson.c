@@ -1,0 +1,143 @@
+/* CloudEvents JSON: exact round trips and the errors bad lines get. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cejson.h"
+#include "tap.h"
+
+static struct arena A;
+
+/* JSON -> CloudEvent -> protobuf -> CloudEvent -> JSON */
+static char *
+round_trip(const char *in, char *err, size_t errlen)
+{
+	static char out[4096];
+	uint8_t buf[4096];
+	CloudEvent *ev;
+	cJSON *v;
+	char *s;
+	size_t n;
+
+	if ((v = json_parse_line(in, strlen(in), err, errlen)) == NULL)
+		return NULL;
+	ev = ce_from_json(&A, v, err, errlen);
+	cJSON_Delete(v);
+	if (ev == NULL)
+		return NULL;
+	n = protobuf_c_message_pack(&ev->base, buf);
+	if ((ev = ce_unpack(&A, buf, n, err, errlen)) == NULL)
+		return NULL;
+	if ((s = ce_to_json(ev, err, errlen)) == NULL)
+		return NULL;
+	snprintf(out, sizeof(out), "%s", s);
+	cJSON_free(s);
+	arena_reset(&A);
+	return out;
+}
+
+static void
+same(const char *json, const char *what)
+{
+	char err[256] = "";
+	const char *got = round_trip(json, err, sizeof(err));
+
+	if (got == NULL)
+		printf("#   error: %s\n", err);
+	is_str(got, json, "round trip: %s", what);
+}
+
+static void
+rewritten(const char *in, const char *want, const char *what)
+{
+	char err[256] = "";
+	const char *got = round_trip(in, err, sizeof(err));
+
+	if (got == NULL)
+		printf("#   error: %s\n", err);
+	is_str(got, want, "canonical form: %s", what);
+}
+
+static void
+refused(const char *in, const char *want, const char *what)
+{
+	char err[256] = "";
+	const char *got = round_trip(in, err, sizeof(err));
+
+	ok(got == NULL, "refused: %s", what);
+	is_str(err, want, "  message: %s", what);
+}
+
+#define HEAD "\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\"," \
+	"\"type\":\"t\""
+
+int
+main(void)
+{
+	arena_init(&A);
+
+	same("{" HEAD "}", "the four required attributes");
+	same("{" HEAD ",\"datacontenttype\":\"application/json\","
+	    "\"data\":{\"a\":[1,2.5,\"x\",null,true]}}", "JSON data");
+	same("{" HEAD ",\"data\":\"just a string\"}", "JSON string data");
+	same("{" HEAD ",\"datacontenttype\":\"text/plain\","
+	    "\"data\":\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"}",
+	    "text data, unicode");
+	rewritten("{" HEAD ",\"datacontenttype\":\"text/plain\","
+	    "\"data\":\"h\\u00e9llo \\u2603 \\ud83d\\ude00\"}",
+	    "{" HEAD ",\"datacontenttype\":\"text/plain\","
+	    "\"data\":\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"}",
+	    "unicode escapes become UTF-8");
+	same("{" HEAD ",\"data_base64\":\"AAEC/w==\"}", "binary data");
+	same("{" HEAD ",\"data_proto\":{\"type_url\":"
+	    "\"type.googleapis.com/x.Y\",\"value\":\"CgEx\"}}", "proto data");
+	same("{" HEAD ",\"b\":true,\"i\":-2147483648,"
+	    "\"s\":\"x\",\"time\":\"2020-01-02T03:04:05.5Z\"}",
+	    "attributes whose type JSON shows");
+	same("{" HEAD ",\"bin\":\"AAE=\",\"ref\":\"../x\","
+	    "\"t2\":\"2020-01-02T03:04:05Z\",\"u\":\"http://x/\","
+	    "\"evpipetypes\":\"bin=Binary,ref=URI-reference,t2=Timestamp,"
+	    "u=URI\"}", "attributes that need a type hint");
+	same("{" HEAD ",\"datacontenttype\":\"application/json\","
+	    "\"evpipetypes\":\"data=text\",\"data\":\"{not json\"}",
+	    "text data that is not JSON under a JSON media type");
+
+	rewritten("{\"type\":\"t\",\"source\":\"/s\",\"id\":\"1\","
+	    "\"specversion\":\"1.0\",\"z\":null,\"a\":\"1\"}",
+	    "{" HEAD ",\"a\":\"1\"}", "member order, null attributes");
+	rewritten("{" HEAD ",\"time\":\"2020-01-02T04:04:05+01:00\"}",
+	    "{" HEAD ",\"time\":\"2020-01-02T03:04:05Z\"}",
+	    "timestamps are written in UTC");
+	rewritten("{" HEAD ",\"data\":{ \"a\" : 1 }}",
+	    "{" HEAD ",\"data\":{\"a\":1}}", "JSON data is reprinted");
+
+	refused("{" HEAD ",\"id\":\"2\"}", "member \"id\" appears twice",
+	    "duplicate members");
+	refused("{\"specversion\":\"1.0\",\"source\":\"/s\",\"type\":\"t\"}",
+	    "missing required attribute id", "missing id");
+	refused("{\"specversion\":\"0.3\",\"id\":\"1\",\"source\":\"/s\","
+	    "\"type\":\"t\"}", "specversion must be \"1.0\"",
+	    "old specversion");
+	refused("{" HEAD ",\"data_base64\":\"A===\"}",
+	    "data_base64: bad base64", "bad base64");
+	refused("{" HEAD ",\"data\":1,\"data_base64\":\"AA==\"}",
+	    "only one of data, data_base64 and data_proto may be set",
+	    "two data members");
+	refused("{" HEAD ",\"Bad\":\"x\"}",
+	    "bad attribute name \"Bad\"",
+	    "upper-case attribute name");
+	refused("{" HEAD ",\"i\":1.5}",
+	    "attribute i: 1.5 is not a 32-bit integer", "fractional integer");
+	refused("{" HEAD ",\"time\":\"yesterday\"}",
+	    "attribute time: \"yesterday\" is not an RFC 3339 timestamp", "bad time");
+	refused("{" HEAD "} x", "bad JSON at column 57: text after the value", "trailing garbage");
+	refused("{" HEAD ",\"s\":\"a\\u0000b\"}",
+	    "\\u0000 in a string is not supported", "NUL in a string");
+	refused("[1]", "not a JSON object", "array item not an object");
+	refused("{" HEAD ",\"evpipetypes\":\"q=Binary\"}",
+	    "evpipetypes names q, which is not set", "hint for nothing");
+
+	arena_free(&A);
+	return done_testing();
+}
