@@ -23,8 +23,7 @@
 #include "loop.h"
 #include "sig.h"
 
-static const char synopsis[] =
-    "usage: evcat [-defqv] [-m size] [file ...]\n";
+static const char synopsis[] = "usage: evcat [-defqv] [-m size] [file ...]\n";
 
 static const char options[] =
     "  -d, --decode          records to JSON lines (the default)\n"
@@ -56,16 +55,16 @@ static struct {
 	size_t max;
 	char **files;
 	int nfiles, next;
-	const char *name;	/* the input being read, for diagnostics */
-	struct frame_reader fr;	/* decode: records in */
-	struct inbuf lines;	/* encode: JSON lines in */
-	size_t scanned;		/* bytes of lines known to hold no newline */
+	const char *name; /* the input being read, for diagnostics */
+	struct frame_reader fr; /* decode: records in */
+	struct inbuf lines; /* encode: JSON lines in */
+	size_t scanned; /* bytes of lines known to hold no newline */
 	uint64_t lineno;
 	struct outbuf out;
 	struct arena arena;
 	struct loop_io in_io, out_io;
-	uint64_t in_round;	/* loop round in which input was last read */
-	bool stopping;		/* no more input; write what is left */
+	uint64_t in_round; /* loop round in which input was last read */
+	bool stopping; /* no more input; write what is left */
 	int status;
 	uint64_t events;
 } E;
@@ -241,8 +240,9 @@ encode_lines(void)
 static void
 input_prepare(struct loop_io *io)
 {
-	io->events = !E.stopping && io->fd >= 0 &&
-	    outbuf_pending(&E.out) < OUT_HIGH ? POLLIN : 0;
+	bool room = outbuf_pending(&E.out) < OUT_HIGH;
+
+	io->events = !E.stopping && io->fd >= 0 && room ? POLLIN : 0;
 }
 
 /* Input is readable (or at EOF): read once, convert what is complete. */
@@ -349,14 +349,17 @@ main(int argc, char *argv[])
 	E.nfiles = argc - optind;
 	if (E.encode && !force && isatty(STDOUT_FILENO))
 		cli_usage(synopsis,
-		    "refusing to write binary records to a terminal (-f forces)");
+		    "refusing to write binary records to a terminal (-f "
+		    "forces)");
 
 	arena_init(&E.arena);
 	outbuf_init(&E.out, STDOUT_FILENO);
-	E.in_io = (struct loop_io){ .fd = -1, .prepare = input_prepare,
-		.ready = input_ready };
+	E.in_io = (struct loop_io){
+		.fd = -1, .prepare = input_prepare, .ready = input_ready
+	};
 	E.out_io = (struct loop_io){ .fd = STDOUT_FILENO,
-		.prepare = output_prepare, .ready = output_ready };
+		.prepare = output_prepare,
+		.ready = output_ready };
 	loop_io_add(&E.in_io);
 	loop_io_add(&E.out_io);
 	sig_init(on_signal, NULL);

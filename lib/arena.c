@@ -54,7 +54,8 @@ arena_alloc(struct arena *a, size_t n)
 			die(EXIT_INTERNAL, "out of memory");
 		c->size = size;
 		c->used = 0;
-		/* A big block gets a chunk of its own behind the current one. */
+		/* A big block gets a chunk of its own behind the current one.
+		 */
 		if (size != ARENA_CHUNK && a->head != NULL) {
 			c->next = a->head->next;
 			a->head->next = c;

@@ -12,7 +12,7 @@ struct arena_chunk;
 
 struct arena {
 	struct arena_chunk *head;
-	ProtobufCAllocator pb;	/* protobuf-c allocator drawing from us */
+	ProtobufCAllocator pb; /* protobuf-c allocator drawing from us */
 };
 
 void arena_init(struct arena *);

@@ -54,10 +54,10 @@ base64_decode(uint8_t *out, const char *in, size_t n)
 	outlen = 0;
 	for (i = 0; i < body; i += (size_t)1 << 30) {
 		size_t chunk = body - i < (size_t)1 << 30 ? body - i :
-		    (size_t)1 << 30;
+							    (size_t)1 << 30;
 
-		r = EVP_DecodeBlock(out + outlen, (const unsigned char *)in + i,
-		    (int)chunk);
+		r = EVP_DecodeBlock(
+		    out + outlen, (const unsigned char *)in + i, (int)chunk);
 		if (r < 0)
 			return -1;
 		outlen += (size_t)r;

@@ -20,12 +20,11 @@
 struct hint {
 	const char *name;
 	size_t len;
-	ce_type type;	/* CE_NONE for "data=text" */
+	ce_type type; /* CE_NONE for "data=text" */
 	bool used;
 };
 
-static int
-errf(char *err, size_t len, const char *fmt, ...)
+static int errf(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -70,6 +69,17 @@ ce_json_media_type(const char *ct)
 	    strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/* The JSON value an attribute type is written as. */
+static const char *
+json_kind(ce_type t)
+{
+	if (t == CE_BOOLEAN)
+		return "boolean";
+	if (t == CE_INTEGER)
+		return "number";
+	return "string";
+}
+
 /* What an attribute's JSON string means when no hint says otherwise. */
 static ce_type
 string_type(const char *name)
@@ -91,8 +101,8 @@ cmp_attr(const void *a, const void *b)
 }
 
 static void
-hint_add(char **buf, size_t *len, size_t *cap, const char *name,
-    const char *type)
+hint_add(
+    char **buf, size_t *len, size_t *cap, const char *name, const char *type)
 {
 	size_t need = strlen(name) + strlen(type) + 3;
 
@@ -133,11 +143,11 @@ data_item(const CloudEvent *ev, const char **member, bool *as_text)
 	case CE_DATA_PROTO:
 		*member = "data_proto";
 		item = oom(cJSON_CreateObject());
-		oom(cJSON_AddStringToObject(item, "type_url",
-		    ev->proto_data->type_url));
+		oom(cJSON_AddStringToObject(
+		    item, "type_url", ev->proto_data->type_url));
 		cJSON_AddItemToObject(item, "value",
-		    base64_item(ev->proto_data->value.data,
-		    ev->proto_data->value.len));
+		    base64_item(
+			ev->proto_data->value.data, ev->proto_data->value.len));
 		return item;
 	case CE_DATA_TEXT:
 		*member = "data";
@@ -208,11 +218,13 @@ ce_to_json(const CloudEvent *ev, char *err, size_t errlen)
 			oom(cJSON_AddNumberToObject(obj, name, v->ce_integer));
 			break;
 		case CE_STRING:
+			oom(cJSON_AddStringToObject(obj, name, v->ce_string));
+			break;
 		case CE_URI:
+			oom(cJSON_AddStringToObject(obj, name, v->ce_uri));
+			break;
 		case CE_URI_REF:
-			oom(cJSON_AddStringToObject(obj, name,
-			    v->attr_case == CE_STRING ? v->ce_string :
-			    v->attr_case == CE_URI ? v->ce_uri : v->ce_uri_ref));
+			oom(cJSON_AddStringToObject(obj, name, v->ce_uri_ref));
 			break;
 		case CE_BINARY:
 			cJSON_AddItemToObject(obj, name,
@@ -220,7 +232,7 @@ ce_to_json(const CloudEvent *ev, char *err, size_t errlen)
 			break;
 		case CE_TIMESTAMP:
 			if (rfc3339_format(ts, v->ce_timestamp->seconds,
-			    v->ce_timestamp->nanos) < 0) {
+				v->ce_timestamp->nanos) < 0) {
 				errf(err, errlen,
 				    "attribute %s: timestamp out of range",
 				    name);
@@ -294,7 +306,8 @@ json_parse_line(const char *s, size_t n, char *err, size_t errlen)
 	while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\r'))
 		end++;
 	if (end != s + n) {
-		errf(err, errlen, "bad JSON at column %zu: text after the value",
+		errf(err, errlen,
+		    "bad JSON at column %zu: text after the value",
 		    (size_t)(end - s) + 1);
 		cJSON_Delete(v);
 		return NULL;
@@ -303,8 +316,8 @@ json_parse_line(const char *s, size_t n, char *err, size_t errlen)
 }
 
 static int
-parse_hints(const cJSON *obj, struct hint *h, size_t *nh, char *err,
-    size_t errlen)
+parse_hints(
+    const cJSON *obj, struct hint *h, size_t *nh, char *err, size_t errlen)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, CE_HINTS);
 	const char *s, *eq, *comma;
@@ -327,8 +340,8 @@ parse_hints(const cJSON *obj, struct hint *h, size_t *nh, char *err,
 		if (h[n].len == 4 && memcmp(s, "data", 4) == 0 &&
 		    comma - eq - 1 == 4 && memcmp(eq + 1, "text", 4) == 0)
 			h[n].type = CE_NONE;
-		else if ((h[n].type = ce_type_parse(eq + 1,
-		    (size_t)(comma - eq - 1))) == CE_NONE)
+		else if ((h[n].type = ce_type_parse(
+			      eq + 1, (size_t)(comma - eq - 1))) == CE_NONE)
 			return errf(err, errlen, "%s: unknown type \"%.*s\"",
 			    CE_HINTS, (int)(comma - eq - 1), eq + 1);
 		n++;
@@ -379,8 +392,8 @@ decode_b64(struct arena *a, const char *s, ProtobufCBinaryData *out)
 }
 
 static int
-attribute(struct arena *a, CloudEvent *ev, const cJSON *item,
-    struct hint *h, size_t nh, char *err, size_t errlen)
+attribute(struct arena *a, CloudEvent *ev, const cJSON *item, struct hint *h,
+    size_t nh, char *err, size_t errlen)
 {
 	const char *name = item->string;
 	struct hint *hint = hint_for(h, nh, name);
@@ -389,8 +402,8 @@ attribute(struct arena *a, CloudEvent *ev, const cJSON *item,
 	double d;
 
 	if (hint != NULL && hint->type == CE_NONE)
-		return errf(err, errlen, "%s: data=text names an attribute",
-		    CE_HINTS);
+		return errf(
+		    err, errlen, "%s: data=text names an attribute", CE_HINTS);
 	if (cJSON_IsBool(item))
 		t = CE_BOOLEAN;
 	else if (cJSON_IsNumber(item))
@@ -405,10 +418,8 @@ attribute(struct arena *a, CloudEvent *ev, const cJSON *item,
 		if ((hint->type == CE_BOOLEAN) != (t == CE_BOOLEAN) ||
 		    (hint->type == CE_INTEGER) != (t == CE_INTEGER))
 			return errf(err, errlen,
-			    "attribute %s: a %s needs a %s value", name,
-			    ce_type_name(hint->type),
-			    hint->type == CE_BOOLEAN ? "boolean" :
-			    hint->type == CE_INTEGER ? "number" : "string");
+			    "attribute %s: a %s needs a %s", name,
+			    ce_type_name(hint->type), json_kind(hint->type));
 		t = hint->type;
 	}
 	v = ce_put(a, ev, name, t);
@@ -435,17 +446,18 @@ attribute(struct arena *a, CloudEvent *ev, const cJSON *item,
 		break;
 	case CE_BINARY:
 		if (decode_b64(a, item->valuestring, &v->ce_bytes) < 0)
-			return errf(err, errlen, "attribute %s: bad base64",
-			    name);
+			return errf(
+			    err, errlen, "attribute %s: bad base64", name);
 		break;
 	case CE_TIMESTAMP:
 		v->ce_timestamp = arena_alloc(a, sizeof(*v->ce_timestamp));
 		google__protobuf__timestamp__init(v->ce_timestamp);
 		if (rfc3339_parse(item->valuestring, &v->ce_timestamp->seconds,
-		    &v->ce_timestamp->nanos) < 0)
+			&v->ce_timestamp->nanos) < 0)
 			return errf(err, errlen,
 			    "attribute %s: \"%.40s\" is not an RFC 3339 "
-			    "timestamp", name, item->valuestring);
+			    "timestamp",
+			    name, item->valuestring);
 		break;
 	default:
 		break;
@@ -474,16 +486,17 @@ data(struct arena *a, CloudEvent *ev, const cJSON *obj, struct hint *h,
 		return errf(err, errlen,
 		    "only one of data, data_base64 and data_proto may be set");
 	if (hint != NULL && (hint->type != CE_NONE || text == NULL))
-		return errf(err, errlen, "%s: data=text without data",
-		    CE_HINTS);
+		return errf(
+		    err, errlen, "%s: data=text without data", CE_HINTS);
 	if (text != NULL) {
-		if (hint != NULL || !ce_json_media_type(ce_get_string(ev,
-		    "datacontenttype"))) {
+		if (hint != NULL ||
+		    !ce_json_media_type(ce_get_string(ev, "datacontenttype"))) {
 			if (!cJSON_IsString(text))
 				return errf(err, errlen,
-				    "data must be a string for datacontenttype "
-				    "%s", hint != NULL ? "text" :
-				    ce_get_string(ev, "datacontenttype"));
+				    "data must be a string "
+				    "when it is text (%s)",
+				    hint != NULL ? "evpipetypes says so" :
+						   "datacontenttype");
 			ce_set_text(a, ev, text->valuestring);
 		} else {
 			s = oom(cJSON_PrintUnformatted(text));
@@ -492,8 +505,10 @@ data(struct arena *a, CloudEvent *ev, const cJSON *obj, struct hint *h,
 		}
 	} else if (b64 != NULL) {
 		if (!cJSON_IsString(b64))
-			return errf(err, errlen, "data_base64 must be a string");
-		ev->data_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_BINARY_DATA;
+			return errf(
+			    err, errlen, "data_base64 must be a string");
+		ev->data_case =
+		    IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_BINARY_DATA;
 		if (decode_b64(a, b64->valuestring, &ev->binary_data) < 0)
 			return errf(err, errlen, "data_base64: bad base64");
 	} else if (pd != NULL) {
@@ -501,17 +516,16 @@ data(struct arena *a, CloudEvent *ev, const cJSON *obj, struct hint *h,
 		val = cJSON_GetObjectItemCaseSensitive(pd, "value");
 		if (!cJSON_IsObject(pd) || !cJSON_IsString(url) ||
 		    (val != NULL && !cJSON_IsString(val)))
-			return errf(err, errlen, "data_proto must be "
+			return errf(err, errlen,
+			    "data_proto must be "
 			    "{\"type_url\": string, \"value\": base64 string}");
-		cJSON_ArrayForEach(m, pd)
-			if (strcmp(m->string, "type_url") != 0 &&
-			    strcmp(m->string, "value") != 0)
-				return errf(err, errlen,
-				    "data_proto: unknown member \"%.40s\"",
-				    m->string);
+		cJSON_ArrayForEach(
+		    m, pd) if (strcmp(m->string, "type_url") != 0 &&
+		    strcmp(m->string, "value") != 0) return errf(err, errlen,
+		    "data_proto: unknown member \"%.40s\"", m->string);
 		ce_set_proto_raw(a, ev, url->valuestring, NULL, 0);
-		if (val != NULL && decode_b64(a, val->valuestring,
-		    &ev->proto_data->value) < 0)
+		if (val != NULL &&
+		    decode_b64(a, val->valuestring, &ev->proto_data->value) < 0)
 			return errf(err, errlen, "data_proto: bad base64");
 	}
 	return 0;
@@ -545,14 +559,12 @@ duplicate_member(const cJSON *obj, char *err, size_t errlen)
 	size_t n = 0, i;
 	bool dup = false;
 
-	cJSON_ArrayForEach(item, obj)
-		n++;
+	cJSON_ArrayForEach(item, obj) n++;
 	if (n < 2)
 		return false;
 	v = oom(calloc(n, sizeof(*v)));
 	n = 0;
-	cJSON_ArrayForEach(item, obj)
-		v[n++] = item;
+	cJSON_ArrayForEach(item, obj) v[n++] = item;
 	qsort(v, n, sizeof(*v), cmp_member);
 	for (i = 1; i < n && !dup; i++)
 		if (strcmp(v[i - 1]->string, v[i]->string) == 0) {
@@ -596,7 +608,8 @@ ce_from_json(struct arena *a, const cJSON *obj, char *err, size_t errlen)
 	    required(a, obj, "source", &ev->source, err, errlen) < 0 ||
 	    required(a, obj, "type", &ev->type, err, errlen) < 0)
 		return NULL;
-	cJSON_ArrayForEach(item, obj) {
+	cJSON_ArrayForEach(item, obj)
+	{
 		if (toplevel(item->string) || cJSON_IsNull(item))
 			continue;
 		if (!ce_name_ok(item->string)) {

@@ -44,8 +44,7 @@ ce_type_parse(const char *s, size_t n)
 	return CE_NONE;
 }
 
-static int
-errf(char *err, size_t len, const char *fmt, ...)
+static int errf(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -77,8 +76,8 @@ ce_name_ok(const char *s)
 bool
 ce_name_reserved(const char *s)
 {
-	static const char *const r[] = { "id", "source", "specversion",
-		"type", "data" };
+	static const char *const r[] = { "id", "source", "specversion", "type",
+		"data" };
 	size_t i;
 
 	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
@@ -112,7 +111,8 @@ check_strings(const uint8_t *p, size_t n, int which, char *err, size_t len)
 		switch (key & 7) {
 		case 0:
 			if ((r = varint_get(p, n, &size)) <= 0)
-				return errf(err, len, "protobuf does not parse");
+				return errf(
+				    err, len, "protobuf does not parse");
 			p += r;
 			n -= (size_t)r;
 			continue;
@@ -120,7 +120,8 @@ check_strings(const uint8_t *p, size_t n, int which, char *err, size_t len)
 		case 5:
 			size = (key & 7) == 1 ? 8 : 4;
 			if (n < size)
-				return errf(err, len, "protobuf does not parse");
+				return errf(
+				    err, len, "protobuf does not parse");
 			p += size;
 			n -= size;
 			continue;
@@ -138,7 +139,8 @@ check_strings(const uint8_t *p, size_t n, int which, char *err, size_t len)
 		case 0:
 			str = (field >= 1 && field <= 4) ||
 			    field == EV_FIELD_TEXT;
-			sub = field == EV_FIELD_ATTRS || field == EV_FIELD_PROTO;
+			sub = field == EV_FIELD_ATTRS ||
+			    field == EV_FIELD_PROTO;
 			break;
 		case 1:
 			str = field == 1;
@@ -151,13 +153,15 @@ check_strings(const uint8_t *p, size_t n, int which, char *err, size_t len)
 			str = field == 1;
 			break;
 		}
-		if (str && (memchr(p, '\0', (size_t)size) != NULL ||
-		    !utf8_valid((const char *)p, (size_t)size)))
+		if (str &&
+		    (memchr(p, '\0', (size_t)size) != NULL ||
+			!utf8_valid((const char *)p, (size_t)size)))
 			return errf(err, len, "%s string is not UTF-8 text",
 			    what[which]);
-		if (sub && check_strings(p, (size_t)size,
-		    which == 0 ? (field == EV_FIELD_ATTRS ? 1 : 3) : 2, err,
-		    len) < 0)
+		if (sub &&
+		    check_strings(p, (size_t)size,
+			which == 0 ? (field == EV_FIELD_ATTRS ? 1 : 3) : 2, err,
+			len) < 0)
 			return -1;
 		p += size;
 		n -= (size_t)size;
@@ -175,7 +179,8 @@ ce_check(const CloudEvent *ev, char *err, size_t len)
 	if (*ev->spec_version == '\0')
 		return errf(err, len, "missing required attribute specversion");
 	if (strcmp(ev->spec_version, CE_SPECVERSION) != 0)
-		return errf(err, len, "specversion %s is not supported (1.0 is)",
+		return errf(err, len,
+		    "specversion %s is not supported (1.0 is)",
 		    ev->spec_version);
 	if (*ev->id == '\0')
 		return errf(err, len, "missing required attribute id");
@@ -187,14 +192,15 @@ ce_check(const CloudEvent *ev, char *err, size_t len)
 		const char *name = ev->attributes[i]->key;
 
 		if (!ce_name_ok(name))
-			return errf(err, len, "bad attribute name \"%.64s\"",
-			    name);
+			return errf(
+			    err, len, "bad attribute name \"%.64s\"", name);
 		if (ce_name_reserved(name))
 			return errf(err, len,
 			    "attribute %s is not an extension attribute", name);
 		v = ev->attributes[i]->value;
 		if (v == NULL || v->attr_case == CE_NONE)
-			return errf(err, len, "attribute %s has no value", name);
+			return errf(
+			    err, len, "attribute %s has no value", name);
 		if (v->attr_case == CE_TIMESTAMP) {
 			if (v->ce_timestamp == NULL)
 				return errf(err, len,
@@ -218,8 +224,7 @@ ce_check(const CloudEvent *ev, char *err, size_t len)
  * err when it is not a valid CloudEvent.
  */
 CloudEvent *
-ce_unpack(struct arena *a, const uint8_t *p, size_t n, char *err,
-    size_t len)
+ce_unpack(struct arena *a, const uint8_t *p, size_t n, char *err, size_t len)
 {
 	CloudEvent *ev;
 
@@ -325,14 +330,13 @@ ce_put(struct arena *a, CloudEvent *ev, const char *name, ce_type t)
 	}
 	v = arena_alloc(a, sizeof(*v));
 	io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(v);
-	v->attr_case = (Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue__AttrCase)t;
+	v->attr_case = t;
 	e->value = v;
 	return v;
 }
 
 void
-ce_put_string(struct arena *a, CloudEvent *ev, const char *name,
-    const char *s)
+ce_put_string(struct arena *a, CloudEvent *ev, const char *name, const char *s)
 {
 	ce_put(a, ev, name, CE_STRING)->ce_string = arena_strdup(a, s);
 }
@@ -344,8 +348,7 @@ ce_put_uri(struct arena *a, CloudEvent *ev, const char *name, const char *s)
 }
 
 void
-ce_put_uri_ref(struct arena *a, CloudEvent *ev, const char *name,
-    const char *s)
+ce_put_uri_ref(struct arena *a, CloudEvent *ev, const char *name, const char *s)
 {
 	ce_put(a, ev, name, CE_URI_REF)->ce_uri_ref = arena_strdup(a, s);
 }
@@ -363,8 +366,8 @@ ce_put_int(struct arena *a, CloudEvent *ev, const char *name, int32_t i)
 }
 
 void
-ce_put_bytes(struct arena *a, CloudEvent *ev, const char *name,
-    const void *p, size_t n)
+ce_put_bytes(
+    struct arena *a, CloudEvent *ev, const char *name, const void *p, size_t n)
 {
 	CEValue *v = ce_put(a, ev, name, CE_BINARY);
 
@@ -373,8 +376,8 @@ ce_put_bytes(struct arena *a, CloudEvent *ev, const char *name,
 }
 
 void
-ce_put_time(struct arena *a, CloudEvent *ev, const char *name,
-    int64_t seconds, int32_t nanos)
+ce_put_time(struct arena *a, CloudEvent *ev, const char *name, int64_t seconds,
+    int32_t nanos)
 {
 	Google__Protobuf__Timestamp *ts = arena_alloc(a, sizeof(*ts));
 
@@ -417,8 +420,7 @@ ce_set_binary(struct arena *a, CloudEvent *ev, const void *p, size_t n)
 }
 
 static void
-set_any(struct arena *a, CloudEvent *ev, char *type_url, uint8_t *p,
-    size_t n)
+set_any(struct arena *a, CloudEvent *ev, char *type_url, uint8_t *p, size_t n)
 {
 	Google__Protobuf__Any *any = arena_alloc(a, sizeof(*any));
 

@@ -26,8 +26,7 @@ frame_fill(struct frame_reader *fr)
 }
 
 /* Describe malformed input at the record under way; see frame_errorf(). */
-static int
-fail(struct frame_reader *fr, const char *fmt, ...)
+static int fail(struct frame_reader *fr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -36,8 +35,8 @@ fail(struct frame_reader *fr, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(fr->err, sizeof(fr->err), "record %llu at byte %llu: ",
-	    (unsigned long long)fr->nrec + 1,
+	n = snprintf(fr->err, sizeof(fr->err),
+	    "record %llu at byte %llu: ", (unsigned long long)fr->nrec + 1,
 	    (unsigned long long)fr->in.off);
 	if (n > 0 && (size_t)n < sizeof(fr->err)) {
 		va_start(ap, fmt);
@@ -65,13 +64,13 @@ frame_next(struct frame_reader *fr, const uint8_t **body, size_t *len)
 	}
 	r = varint_get(p, have, &size);
 	if (r == VARINT_BAD)
-		return fail(fr, "bad length prefix (longer than %d bytes)",
-		    VARINT_MAX);
+		return fail(
+		    fr, "bad length prefix (longer than %d bytes)", VARINT_MAX);
 	if (r == VARINT_SHORT) {
 		fr->need = have + 1;
 		if (fr->in.eof)
-			return fail(fr, "truncated length prefix (%zu bytes)",
-			    have);
+			return fail(
+			    fr, "truncated length prefix (%zu bytes)", have);
 		return FRAME_AGAIN;
 	}
 	if (size > fr->max)
@@ -100,8 +99,9 @@ frame_errorf(struct frame_reader *fr, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(fr->err, sizeof(fr->err), "record %llu at byte %llu: ",
-	    (unsigned long long)fr->nrec, (unsigned long long)fr->rec_off);
+	n = snprintf(fr->err, sizeof(fr->err),
+	    "record %llu at byte %llu: ", (unsigned long long)fr->nrec,
+	    (unsigned long long)fr->rec_off);
 	if (n > 0 && (size_t)n < sizeof(fr->err)) {
 		va_start(ap, fmt);
 		vsnprintf(fr->err + n, sizeof(fr->err) - (size_t)n, fmt, ap);

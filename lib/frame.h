@@ -14,18 +14,18 @@
 #define FRAME_MAX_DEFAULT (4u * 1024 * 1024)
 
 enum {
-	FRAME_RECORD = 1,	/* a complete record is returned */
-	FRAME_AGAIN = 0,	/* read more input first */
-	FRAME_EOF = -1,		/* clean end of input, between records */
-	FRAME_ERROR = -2,	/* malformed input; see err */
+	FRAME_RECORD = 1, /* a complete record is returned */
+	FRAME_AGAIN = 0, /* read more input first */
+	FRAME_EOF = -1, /* clean end of input, between records */
+	FRAME_ERROR = -2, /* malformed input; see err */
 };
 
 struct frame_reader {
 	struct inbuf in;
-	size_t max;		/* largest record body accepted */
-	size_t need;		/* bytes the next record needs in all */
-	uint64_t nrec;		/* records returned so far */
-	uint64_t rec_off;	/* stream offset of the last one returned */
+	size_t max; /* largest record body accepted */
+	size_t need; /* bytes the next record needs in all */
+	uint64_t nrec; /* records returned so far */
+	uint64_t rec_off; /* stream offset of the last one returned */
 	char err[256];
 };
 

@@ -33,7 +33,7 @@ inbuf_fill(struct inbuf *b, size_t need)
 	if (need > b->limit)
 		need = b->limit;
 	if (need <= len)
-		need = len + 1;		/* there is always room to read into */
+		need = len + 1; /* there is always room to read into */
 	if (need < INBUF_MIN)
 		need = INBUF_MIN;
 	if (b->cap < need) {
@@ -48,8 +48,8 @@ inbuf_fill(struct inbuf *b, size_t need)
 		b->cap = cap;
 		b->start = 0;
 		b->end = len;
-	} else if (b->start > 0 && (b->cap - b->end < INBUF_MIN / 2 ||
-	    b->cap - b->start < need)) {
+	} else if (b->start > 0 &&
+	    (b->cap - b->end < INBUF_MIN / 2 || b->cap - b->start < need)) {
 		memmove(b->p, b->p + b->start, len);
 		b->start = 0;
 		b->end = len;

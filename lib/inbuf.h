@@ -14,9 +14,9 @@ struct inbuf {
 	int fd;
 	uint8_t *p;
 	size_t cap;
-	size_t start, end;	/* unread bytes are p[start..end) */
-	size_t limit;		/* most bytes one unit may need */
-	uint64_t off;		/* stream offset of p[start] */
+	size_t start, end; /* unread bytes are p[start..end) */
+	size_t limit; /* most bytes one unit may need */
+	uint64_t off; /* stream offset of p[start] */
 	bool eof;
 };
 

@@ -16,8 +16,7 @@ extern int verbosity;
 void log_init(const char *);
 void logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void logsys(int, const char *, ...) __attribute__((format(printf, 2, 3)));
-noreturn void die(int, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
+noreturn void die(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 
 #define lerr(...) logmsg(LOG_ERROR, __VA_ARGS__)
 #define lwarn(...) logmsg(LOG_WARN, __VA_ARGS__)

@@ -20,7 +20,7 @@ static size_t nios, capios;
 static struct loop_timer **timers;
 static size_t ntimers, captimers;
 static struct pollfd *pfds;
-static size_t *pfd_slot;	/* pfds[i] was built for ios[pfd_slot[i]] */
+static size_t *pfd_slot; /* pfds[i] was built for ios[pfd_slot[i]] */
 static size_t cappfds;
 static uint64_t round_no;
 static bool quitting;
@@ -49,15 +49,14 @@ loop_io_add(struct loop_io *io)
 void
 loop_io_del(struct loop_io *io)
 {
-	if (io->slot_ >= 0 && (size_t)io->slot_ < nios &&
-	    ios[io->slot_] == io)
+	if (io->slot_ >= 0 && (size_t)io->slot_ < nios && ios[io->slot_] == io)
 		ios[io->slot_] = NULL;
 	io->slot_ = -1;
 }
 
 void
-loop_timer_init(struct loop_timer *t, void (*fire)(struct loop_timer *),
-    void *ctx)
+loop_timer_init(
+    struct loop_timer *t, void (*fire)(struct loop_timer *), void *ctx)
 {
 	t->due = 0;
 	t->fire = fire;

@@ -18,11 +18,11 @@
 #include "outbuf.h"
 
 enum {
-	OUT_BLOCKING,	/* files and devices: write everything */
-	OUT_SOCKET,	/* send(MSG_DONTWAIT) */
-	OUT_PIPE,	/* pwritev2(RWF_NOWAIT) */
-	OUT_PIPE_OLD,	/* kernel without RWF_NOWAIT on pipes */
-	OUT_CHUNKED,	/* terminals and the rest: PIPE_BUF at a time */
+	OUT_BLOCKING, /* files and devices: write everything */
+	OUT_SOCKET, /* send(MSG_DONTWAIT) */
+	OUT_PIPE, /* pwritev2(RWF_NOWAIT) */
+	OUT_PIPE_OLD, /* kernel without RWF_NOWAIT on pipes */
+	OUT_CHUNKED, /* terminals and the rest: PIPE_BUF at a time */
 };
 
 void
@@ -169,7 +169,8 @@ outbuf_drain(struct outbuf *b)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				/* Someone else made the descriptor non-blocking. */
+				/* Someone else made the descriptor
+				 * non-blocking. */
 				struct timespec ts = { 0, 1000000 };
 				nanosleep(&ts, NULL);
 				continue;

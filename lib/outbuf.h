@@ -15,10 +15,10 @@ struct outbuf {
 	int fd;
 	uint8_t *p;
 	size_t cap;
-	size_t start, end;	/* pending bytes are p[start..end) */
-	int kind;		/* how writes to fd avoid blocking */
+	size_t start, end; /* pending bytes are p[start..end) */
+	int kind; /* how writes to fd avoid blocking */
 	size_t pipesize;
-	uint64_t written;	/* bytes written so far */
+	uint64_t written; /* bytes written so far */
 };
 
 void outbuf_init(struct outbuf *, int);

@@ -90,8 +90,8 @@ rfc3339_parse(const char *s, int64_t *seconds, int32_t *nanos)
 	    (mi = digits(&s, 2)) < 0 || expect(&s, ":") ||
 	    (sec = digits(&s, 2)) < 0)
 		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	    h > 23 || mi > 59 || sec > 59)
 		return -1;
 	if (*s == '.') {
 		s++;

@@ -32,7 +32,7 @@ through_protobuf(struct arena *a, const char *s, size_t n)
 	buf = arena_alloc(a, len + 1);
 	protobuf_c_message_pack(&ev->base, buf);
 	if ((ev = ce_unpack(a, buf, len, err, sizeof(err))) == NULL)
-		abort();	/* we wrote something we refuse to read */
+		abort(); /* we wrote something we refuse to read */
 	return ce_to_json(ev, err, sizeof(err));
 }
 
@@ -50,9 +50,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((once = through_protobuf(&a, (const char *)data, size)) == NULL)
 		goto out;
 	if ((twice = through_protobuf(&a, once, strlen(once))) == NULL)
-		abort();	/* our own JSON does not read back */
+		abort(); /* our own JSON does not read back */
 	if (strcmp(once, twice) != 0)
-		abort();	/* the round trip is not exact */
+		abort(); /* the round trip is not exact */
 	cJSON_free(twice);
 	cJSON_free(once);
 out:

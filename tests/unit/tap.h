@@ -27,23 +27,26 @@ tap_result(int pass, const char *file, int line, const char *fmt, ...)
 
 #define ok(cond, ...) tap_result(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is_int(got, want, ...) do { \
-	long long g_ = (long long)(got), w_ = (long long)(want); \
-	if (g_ != w_) \
-		printf("#   got %lld, want %lld\n", g_, w_); \
-	ok(g_ == w_, __VA_ARGS__); \
-} while (0)
+#define is_int(got, want, ...)                                           \
+	do {                                                             \
+		long long g_ = (long long)(got), w_ = (long long)(want); \
+		if (g_ != w_)                                            \
+			printf("#   got %lld, want %lld\n", g_, w_);     \
+		ok(g_ == w_, __VA_ARGS__);                               \
+	} while (0)
 
-#define is_str(got, want, ...) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int same_ = g_ != NULL && w_ != NULL ? strcmp(g_, w_) == 0 : g_ == w_; \
-	if (!same_) \
-		printf("#   got  \"%s\"\n#   want \"%s\"\n", \
-		    g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
-	ok(same_, __VA_ARGS__); \
-} while (0)
+#define is_str(got, want, ...)                                               \
+	do {                                                                 \
+		const char *g_ = (got), *w_ = (want);                        \
+		int same_ = g_ != NULL && w_ != NULL ? strcmp(g_, w_) == 0 : \
+						       g_ == w_;             \
+		if (!same_)                                                  \
+			printf("#   got  \"%s\"\n#   want \"%s\"\n",         \
+			    g_ ? g_ : "(null)", w_ ? w_ : "(null)");         \
+		ok(same_, __VA_ARGS__);                                      \
+	} while (0)
 
-#define is_mem(got, gotlen, want, wantlen, ...) \
+#define is_mem(got, gotlen, want, wantlen, ...)                            \
 	ok((gotlen) == (wantlen) && memcmp((got), (want), (wantlen)) == 0, \
 	    __VA_ARGS__)
 

@@ -47,8 +47,8 @@ drain(struct frame_reader *fr, int *records)
 }
 
 static void
-expect_error(const char *what, const void *p, size_t n, size_t max,
-    int records, const char *msg)
+expect_error(const char *what, const void *p, size_t n, size_t max, int records,
+    const char *msg)
 {
 	struct frame_reader fr;
 	int got;
@@ -76,7 +76,11 @@ main(void)
 	frame_reader_free(&fr);
 
 	/* Two records, "ab" and the empty record. */
-	memcpy(buf, "\x02" "ab" "\x00", 4);
+	memcpy(buf,
+	    "\x02"
+	    "ab"
+	    "\x00",
+	    4);
 	frame_reader_init(&fr, feed(buf, 4), 100);
 	is_int(frame_next(&fr, &body, &len), FRAME_AGAIN, "nothing read yet");
 	ok(frame_fill(&fr) == 4, "one read takes all four bytes");
@@ -91,11 +95,20 @@ main(void)
 	is_int(frame_next(&fr, &body, &len), FRAME_EOF, "clean end");
 	frame_reader_free(&fr);
 
-	expect_error("truncated varint", "\x02" "ab" "\x80", 4, 100, 1,
-	    "record 2 at byte 3: truncated length prefix (1 bytes)");
-	expect_error("truncated body", "\x05" "abc", 4, 100, 0,
-	    "record 1 at byte 0: truncated record (3 of 5 bytes)");
-	expect_error("over the limit", "\x01" "a" "\x65", 3, 100, 1,
+	expect_error("truncated varint",
+	    "\x02"
+	    "ab"
+	    "\x80",
+	    4, 100, 1, "record 2 at byte 3: truncated length prefix (1 bytes)");
+	expect_error("truncated body",
+	    "\x05"
+	    "abc",
+	    4, 100, 0, "record 1 at byte 0: truncated record (3 of 5 bytes)");
+	expect_error("over the limit",
+	    "\x01"
+	    "a"
+	    "\x65",
+	    3, 100, 1,
 	    "record 2 at byte 2: length 101 exceeds the limit of 100 bytes");
 	expect_error("eleven-byte varint",
 	    "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 11, 100, 0,

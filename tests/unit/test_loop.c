@@ -19,7 +19,7 @@ fire(struct loop_timer *t)
 {
 	order[norder++] = *(const char *)t->ctx;
 	if (t == &t2)
-		loop_timer_stop(&t3);	/* stopping another from a callback */
+		loop_timer_stop(&t3); /* stopping another from a callback */
 	if (norder == 2)
 		loop_quit(7);
 }
@@ -32,7 +32,7 @@ ready_a(struct loop_io *io, short revents)
 	a_calls++;
 	if (read(io->fd, &c, 1) != 1)
 		abort();
-	loop_io_del(&b);	/* b was ready too, but is gone now */
+	loop_io_del(&b); /* b was ready too, but is gone now */
 	loop_io_del(io);
 }
 
@@ -71,10 +71,12 @@ main(void)
 		abort();
 	if (write(pipe_a[1], "x", 1) != 1 || write(pipe_b[1], "y", 1) != 1)
 		abort();
-	a = (struct loop_io){ .fd = pipe_a[0], .events = POLLIN,
-		.ready = ready_a };
-	b = (struct loop_io){ .fd = pipe_b[0], .events = POLLIN,
-		.ready = ready_b };
+	a = (struct loop_io){
+		.fd = pipe_a[0], .events = POLLIN, .ready = ready_a
+	};
+	b = (struct loop_io){
+		.fd = pipe_b[0], .events = POLLIN, .ready = ready_b
+	};
 	loop_io_add(&quiet);
 	loop_io_add(&a);
 	loop_io_add(&b);
