@@ -151,18 +151,28 @@ poll_timeout(void)
 	return d <= 0 ? 0 : d > 60000 ? 60000 : (int)d;
 }
 
+/*
+ * Fire the timers that are due, earliest first.  At most as many fire
+ * as were armed when the round began, so a timer re-armed for "now"
+ * from its own callback waits for the next round.
+ */
 static void
 fire_timers(void)
 {
 	int64_t now = loop_now();
-	size_t i, n = ntimers;
+	size_t i, n = ntimers, k, best;
 	struct loop_timer *t;
 
-	for (i = 0; i < n && !quitting; i++) {
-		t = timers[i];
-		if (t == NULL || t->due > now)
-			continue;
-		timers[i] = NULL;
+	for (k = 0; k < n && !quitting; k++) {
+		best = n;
+		for (i = 0; i < n; i++)
+			if (timers[i] != NULL && timers[i]->due <= now &&
+			    (best == n || timers[i]->due < timers[best]->due))
+				best = i;
+		if (best == n)
+			break;
+		t = timers[best];
+		timers[best] = NULL;
 		t->slot_ = -1;
 		t->fire(t);
 	}

@@ -1,0 +1,167 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "h2conn.h"
+#include "log.h"
+
+struct gchannel {
+	struct gchannel_opts o;
+	SSL_CTX *tls;
+	struct h2conn *conn; /* NULL between connections */
+	struct h2conn_owner owner;
+	char proxy[512];
+	char err[300];
+};
+
+/* Fires when the connection is up (after TLS and ALPN). */
+static void
+ch_open(struct h2conn *c, void *ctx)
+{
+	linfo("connected to %s", ((struct gchannel *)ctx)->o.target.authority);
+}
+
+/*
+ * Fires when the connection is gone; its calls have already ended
+ * UNAVAILABLE.  A8: a GOAWAY too_many_pings doubles the keepalive time.
+ */
+static void
+ch_dead(struct h2conn *c, const char *why, void *ctx)
+{
+	struct gchannel *ch = ctx;
+
+	if (c->goaway_code == NGHTTP2_ENHANCE_YOUR_CALM &&
+	    strcmp(c->goaway_debug, "too_many_pings") == 0 &&
+	    ch->o.keepalive_ms > 0) {
+		ch->o.keepalive_ms *= 2;
+		lwarn("%s: server says too many pings; keepalive now %llds",
+		    ch->o.target.authority,
+		    (long long)(ch->o.keepalive_ms / 1000));
+	}
+	if (ch->conn == c)
+		ch->conn = NULL;
+}
+
+/* Proxy from the options or, as curl does, the environment. */
+static const char *
+proxy_for(struct gchannel *ch)
+{
+	const char *p = ch->o.proxy, *np, *s;
+	size_t hl = strlen(ch->o.target.host), n;
+
+	if (p != NULL)
+		return *p != '\0' ? p : NULL;
+	if (ch->o.target.unix_socket)
+		return NULL;
+	p = getenv("https_proxy");
+	if (p == NULL)
+		p = getenv("HTTPS_PROXY");
+	if (!ch->o.target.tls && getenv("http_proxy") != NULL)
+		p = getenv("http_proxy");
+	if (p == NULL || *p == '\0')
+		return NULL;
+	np = getenv("no_proxy");
+	if (np == NULL)
+		np = getenv("NO_PROXY");
+	for (s = np; s != NULL && *s != '\0'; s += n + (s[n] == ',')) {
+		n = strcspn(s, ",");
+		while (n > 0 && *s == ' ')
+			s++, n--;
+		if ((n == 1 && *s == '*') ||
+		    (n <= hl &&
+			strncmp(ch->o.target.host + hl - n, s, n) == 0 &&
+			(n == hl || s[0] == '.' ||
+			    ch->o.target.host[hl - n - 1] == '.')))
+			return NULL;
+	}
+	snprintf(ch->proxy, sizeof(ch->proxy), "%s", p);
+	return ch->proxy;
+}
+
+struct gchannel *
+gchannel_new(const struct gchannel_opts *o, char *err, size_t errlen)
+{
+	struct gchannel *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	ch->o = *o;
+	if (ch->o.max_recv == 0)
+		ch->o.max_recv = GRPC_MAX_RECV_DEFAULT;
+	/* A8: never below 10 s. */
+	if (ch->o.keepalive_ms > 0 && ch->o.keepalive_ms < 10000)
+		ch->o.keepalive_ms = 10000;
+	if (ch->o.keepalive_timeout_ms <= 0)
+		ch->o.keepalive_timeout_ms = 20000;
+	if (o->target.tls) {
+		if (o->tls.insecure)
+			lwarn("%s: --insecure: the server's certificate is "
+			      "not checked",
+			    o->target.authority);
+		if ((ch->tls = tls_client_ctx(&o->tls, err, errlen)) == NULL) {
+			free(ch);
+			return NULL;
+		}
+	}
+	ch->owner = (struct h2conn_owner){
+		.on_open = ch_open, .on_dead = ch_dead, .ctx = ch
+	};
+	return ch;
+}
+
+void
+gchannel_free(struct gchannel *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ch->conn != NULL) {
+		ch->conn->owner = &ch->owner;
+		h2conn_kill(ch->conn, "channel closed");
+	}
+	SSL_CTX_free(ch->tls);
+	free(ch);
+}
+
+const char *
+gchannel_error(const struct gchannel *ch)
+{
+	return ch->err;
+}
+
+bool
+gchannel_ready(const struct gchannel *ch)
+{
+	return ch->conn != NULL && ch->conn->state == H2_OPEN;
+}
+
+/*
+ * Start a call: path "/package.Service/Method", metadata, a timeout
+ * (0: none).  NULL when no connection could even be started (the name
+ * does not resolve, say): the caller treats that as UNAVAILABLE, with
+ * gchannel_error() saying why.  Every other failure ends the call
+ * through its on_close.
+ */
+struct gcall *
+gcall_start(struct gchannel *ch, const char *path, const struct gmd *md,
+    size_t nmd, int64_t timeout_ms, const struct gcall_handlers *h, void *ctx)
+{
+	char err[300];
+
+	if (ch->conn == NULL || ch->conn->state == H2_DEAD) {
+		ch->conn = h2conn_connect(&ch->o.target, ch->tls, proxy_for(ch),
+		    &ch->owner, err, sizeof(err));
+		if (ch->conn == NULL) {
+			linfo("%s: %s", ch->o.target.authority, err);
+			snprintf(ch->err, sizeof(ch->err), "%s", err);
+			return NULL;
+		}
+		ch->conn->max_recv = ch->o.max_recv;
+		h2conn_set_keepalive(
+		    ch->conn, ch->o.keepalive_ms, ch->o.keepalive_timeout_ms);
+	}
+	return h2call_start(ch->conn, ch->o.target.tls ? "https" : "http",
+	    ch->o.target.authority, path, md, nmd, timeout_ms, h, ctx);
+}
