@@ -256,8 +256,8 @@ grpc_md_name_ok(const char *s, size_t n)
 	}
 	if (n >= 5 && memcmp(s, "grpc-", 5) == 0)
 		return false;
-	for (i = 0; i < sizeof(transport_headers) / sizeof(transport_headers[0]);
-	     i++)
+	for (i = 0;
+	     i < sizeof(transport_headers) / sizeof(transport_headers[0]); i++)
 		if (strlen(transport_headers[i]) == n &&
 		    memcmp(s, transport_headers[i], n) == 0)
 			return false;
@@ -334,8 +334,8 @@ grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *p, size_t n,
 			 * body still needs a non-NULL pointer. */
 			d->hlen = 0;
 			d->messages++;
-			stop = on_msg(ctx, d->len > 0 ? p + used : d->hdr,
-			    d->len);
+			stop = on_msg(
+			    ctx, d->len > 0 ? p + used : d->hdr, d->len);
 			used += d->len;
 			if (stop)
 				break;

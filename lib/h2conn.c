@@ -744,9 +744,15 @@ deadline_fired(struct loop_timer *t)
 
 	call_override(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 	if (call->server) {
-		/* PROTOCOL-HTTP2 "Client Cancellation": the server
-		 * cancels locally and resets the stream. */
-		call_reset(call, NGHTTP2_CANCEL);
+		/* PROTOCOL-HTTP2 "Client Cancellation": the server cancels
+		 * locally.  When it can, it says why in a status (as gRPC
+		 * core does) rather than a bare RST_STREAM, so the client
+		 * sees DEADLINE_EXCEEDED even if its own timer is late. */
+		if (!call->finishing)
+			h2call_reject(
+			    call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+		else
+			call_reset(call, NGHTTP2_CANCEL);
 	} else if (call->stream_id > 0 && !call->stream_closed) {
 		call_reset(call, NGHTTP2_CANCEL);
 	} else {

@@ -19,9 +19,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 struct run {
-	uint64_t hash;		/* FNV-1a over every length and body */
+	uint64_t hash; /* FNV-1a over every length and body */
 	uint64_t count;
-	int period;		/* pause after every period-th message; 0: never */
+	int period; /* pause after every period-th message; 0: never */
 };
 
 static void
@@ -88,8 +88,8 @@ deframe(const uint8_t *data, size_t size)
 			chunk = n - off;
 		/* A paused consumer feeds the rest of the chunk again. */
 		while (chunk > 0) {
-			rb = grpc_deframer_feed(&split, s + off, chunk, take,
-			    &b);
+			rb = grpc_deframer_feed(
+			    &split, s + off, chunk, take, &b);
 			if (rb < 0)
 				goto out;
 			if (rb == 0 || (size_t)rb > chunk ||
@@ -104,7 +104,8 @@ out:
 	if (ra != rb || a.count != b.count || a.hash != b.hash ||
 	    whole.messages != split.messages)
 		abort();
-	if (ra >= 0 && grpc_deframer_mid_message(&whole) !=
+	if (ra >= 0 &&
+	    grpc_deframer_mid_message(&whole) !=
 		grpc_deframer_mid_message(&split))
 		abort();
 	grpc_deframer_free(&whole);

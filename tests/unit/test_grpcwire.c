@@ -14,7 +14,7 @@ struct got {
 	size_t used;
 	size_t lens[16];
 	int count;
-	int stop_at;		/* return 1 after this many messages; 0: never */
+	int stop_at; /* return 1 after this many messages; 0: never */
 	int null_body;
 };
 
@@ -210,8 +210,8 @@ timeout_format(void)
 		{ 99999999LL * 3600000 + 1, "99999999H" },
 		{ INT64_MAX, "99999999H" },
 	};
-	static const int64_t rt[] = { 0, 1, 999, 1000, 1001, 86400000,
-		99999999, 100000000, 123456789, 98765432109LL, 99999999001LL,
+	static const int64_t rt[] = { 0, 1, 999, 1000, 1001, 86400000, 99999999,
+		100000000, 123456789, 98765432109LL, 99999999001LL,
 		123456789012LL, 4000000000000LL, 99999999LL * 3600000 };
 	char buf[GRPC_TIMEOUT_MAX];
 	int64_t back;
@@ -404,17 +404,16 @@ deframe_basic(void)
 	/* Zero-length message alone, and its prefix split over calls. */
 	grpc_deframer_init(&d, 0);
 	memset(&g, 0, sizeof(g));
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0\0\0\0", 5,
-		   collect, &g),
+	is_int(grpc_deframer_feed(
+		   &d, (const uint8_t *)"\0\0\0\0\0", 5, collect, &g),
 	    5, "empty message: 5 bytes used");
 	ok(g.count == 1 && g.lens[0] == 0 && g.null_body == 0,
 	    "empty message delivered with a non-NULL body");
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0\0", 3, collect,
-		   &g),
+	is_int(
+	    grpc_deframer_feed(&d, (const uint8_t *)"\0\0\0", 3, collect, &g),
 	    3, "half a prefix");
 	ok(grpc_deframer_mid_message(&d), "inside a prefix: mid-message");
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0", 2, collect,
-		   &g),
+	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0", 2, collect, &g),
 	    2, "rest of the prefix");
 	ok(g.count == 2 && g.lens[1] == 0, "empty message after a split");
 	ok(!grpc_deframer_mid_message(&d), "then not mid-message");
@@ -425,8 +424,8 @@ deframe_basic(void)
 	/* Mid-message: prefix done, body partial. */
 	grpc_deframer_init(&d, 100);
 	memset(&g, 0, sizeof(g));
-	is_int(grpc_deframer_feed(&d, stream3, 5, collect, &g), 5,
-	    "prefix alone");
+	is_int(
+	    grpc_deframer_feed(&d, stream3, 5, collect, &g), 5, "prefix alone");
 	ok(grpc_deframer_mid_message(&d), "after a prefix: mid-message");
 	ok(d.msg == NULL, "no body bytes yet: nothing allocated");
 	is_int(grpc_deframer_feed(&d, stream3 + 5, 2, collect, &g), 2,
@@ -471,18 +470,18 @@ deframe_splits(void)
 			total = 0;
 			r = grpc_deframer_feed(&d, stream3, i, collect, &g);
 			total += r > 0 ? (size_t)r : 0;
-			r = grpc_deframer_feed(&d, stream3 + i, j - i,
-			    collect, &g);
+			r = grpc_deframer_feed(
+			    &d, stream3 + i, j - i, collect, &g);
 			total += r > 0 ? (size_t)r : 0;
-			r = grpc_deframer_feed(&d, stream3 + j,
-			    STREAM3_LEN - j, collect, &g);
+			r = grpc_deframer_feed(
+			    &d, stream3 + j, STREAM3_LEN - j, collect, &g);
 			total += r > 0 ? (size_t)r : 0;
 			if (total != STREAM3_LEN || g.count != 3 ||
 			    g.lens[0] != 5 || g.lens[1] != 0 ||
 			    g.lens[2] != 3 || g.used != 8 ||
 			    memcmp(g.buf, "helloxyz", 8) != 0 ||
-			    g.null_body != 0 ||
-			    grpc_deframer_mid_message(&d) || d.messages != 3)
+			    g.null_body != 0 || grpc_deframer_mid_message(&d) ||
+			    d.messages != 3)
 				bad++;
 			grpc_deframer_free(&d);
 		}
@@ -508,19 +507,19 @@ deframe_errors(void)
 	grpc_deframer_free(&d);
 
 	grpc_deframer_init(&d, GRPC_MAX_RECV_DEFAULT);
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0\x40\0\0", 5,
-		   collect, &g),
+	is_int(grpc_deframer_feed(
+		   &d, (const uint8_t *)"\0\0\x40\0\0", 5, collect, &g),
 	    5, "length exactly max is accepted");
 	ok(d.msg == NULL, "still nothing allocated before the body");
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"ab", 2, collect, &g),
-	    2, "start of a 4 MiB body");
+	is_int(grpc_deframer_feed(&d, (const uint8_t *)"ab", 2, collect, &g), 2,
+	    "start of a 4 MiB body");
 	ok(d.msg != NULL && d.have == 2, "body being collected");
 	grpc_deframer_free(&d);
 	ok(d.msg == NULL, "free releases the body");
 
 	grpc_deframer_init(&d, 4);
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\0\0\0\0\5hello", 10,
-		   collect, &g),
+	is_int(grpc_deframer_feed(
+		   &d, (const uint8_t *)"\0\0\0\0\5hello", 10, collect, &g),
 	    GRPC_DEFRAME_TOO_BIG, "one over max: too big");
 	grpc_deframer_free(&d);
 
@@ -538,15 +537,15 @@ deframe_errors(void)
 
 	grpc_deframer_init(&d, 100);
 	memset(&g, 0, sizeof(g));
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\2\0\0\0\1b", 6,
-		   collect, &g),
+	is_int(grpc_deframer_feed(
+		   &d, (const uint8_t *)"\2\0\0\0\1b", 6, collect, &g),
 	    GRPC_DEFRAME_BAD_FLAG, "flag 2: bad flag");
 	ok(g.count == 0, "nothing delivered");
 	grpc_deframer_free(&d);
 
 	grpc_deframer_init(&d, 100);
-	is_int(grpc_deframer_feed(&d, (const uint8_t *)"\x80\0\0\0\0", 5,
-		   collect, &g),
+	is_int(grpc_deframer_feed(
+		   &d, (const uint8_t *)"\x80\0\0\0\0", 5, collect, &g),
 	    GRPC_DEFRAME_BAD_FLAG, "flag 0x80: bad flag");
 	grpc_deframer_free(&d);
 }
@@ -567,12 +566,10 @@ deframe_pause(void)
 	ok(g.count == 1 && !grpc_deframer_mid_message(&d),
 	    "one message, at a boundary");
 	g.stop_at = 2;
-	r = grpc_deframer_feed(&d, stream3 + 10, STREAM3_LEN - 10, collect,
-	    &g);
+	r = grpc_deframer_feed(&d, stream3 + 10, STREAM3_LEN - 10, collect, &g);
 	is_int(r, 5, "paused after the empty message: 5 bytes used");
 	g.stop_at = 0;
-	r = grpc_deframer_feed(&d, stream3 + 15, STREAM3_LEN - 15, collect,
-	    &g);
+	r = grpc_deframer_feed(&d, stream3 + 15, STREAM3_LEN - 15, collect, &g);
 	is_int(r, STREAM3_LEN - 15, "resumed: the rest used");
 	check3(&g, "pause and resume");
 	grpc_deframer_free(&d);
@@ -589,8 +586,7 @@ deframe_pause(void)
 	ok(d.msg == NULL && !grpc_deframer_mid_message(&d),
 	    "copy released, at a boundary");
 	g.stop_at = 0;
-	r = grpc_deframer_feed(&d, stream3 + 10, STREAM3_LEN - 10, collect,
-	    &g);
+	r = grpc_deframer_feed(&d, stream3 + 10, STREAM3_LEN - 10, collect, &g);
 	is_int(r, STREAM3_LEN - 10, "resumed: the rest used");
 	check3(&g, "pause on a copied message");
 	grpc_deframer_free(&d);
