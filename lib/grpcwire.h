@@ -30,7 +30,7 @@ enum grpc_status {
 	GRPC_UNAUTHENTICATED = 16,
 };
 
-#define GRPC_PREFIX 5			/* flag + 4-byte big-endian length */
+#define GRPC_PREFIX 5 /* flag + 4-byte big-endian length */
 #define GRPC_MAX_RECV_DEFAULT (4u * 1024 * 1024)
 
 /* "OK", "CANCELLED", ...; "UNKNOWN_STATUS" outside 0..16. */
@@ -66,7 +66,7 @@ size_t grpc_message_decode(char *, const char *, size_t);
 /* Metadata names: 0-9 a-z _ - . only; reserved when they start "grpc-"
  * or are pseudo/transport headers we set ourselves. */
 bool grpc_md_name_ok(const char *, size_t);
-bool grpc_md_binary(const char *, size_t);	/* ends in "-bin" */
+bool grpc_md_binary(const char *, size_t); /* ends in "-bin" */
 
 /* The 5-byte prefix. */
 void grpc_prefix_put(uint8_t *, uint32_t);
@@ -78,17 +78,18 @@ void grpc_prefix_put(uint8_t *, uint32_t);
  */
 enum {
 	GRPC_DEFRAME_OK = 0,
-	GRPC_DEFRAME_TOO_BIG = -1,	/* RESOURCE_EXHAUSTED */
-	GRPC_DEFRAME_COMPRESSED = -2,	/* flag 1 without grpc-encoding: INTERNAL */
-	GRPC_DEFRAME_BAD_FLAG = -3,	/* flag other than 0 or 1: INTERNAL */
+	GRPC_DEFRAME_TOO_BIG = -1, /* RESOURCE_EXHAUSTED */
+	GRPC_DEFRAME_COMPRESSED =
+	    -2, /* flag 1 without grpc-encoding: INTERNAL */
+	GRPC_DEFRAME_BAD_FLAG = -3, /* flag other than 0 or 1: INTERNAL */
 };
 struct grpc_deframer {
 	uint32_t max;
 	uint8_t hdr[GRPC_PREFIX];
-	size_t hlen;		/* prefix bytes collected */
-	uint8_t *msg;		/* body being collected */
+	size_t hlen; /* prefix bytes collected */
+	uint8_t *msg; /* body being collected */
 	uint32_t len, have;
-	uint64_t messages;	/* complete messages so far */
+	uint64_t messages; /* complete messages so far */
 };
 void grpc_deframer_init(struct grpc_deframer *, uint32_t);
 /*
