@@ -2,7 +2,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "base64.h"
 #include "cejson.h"
+#include "errf.h"
 #include "exitcode.h"
 #include "log.h"
 #include "rfc3339.h"
@@ -23,20 +23,6 @@ struct hint {
 	ce_type type; /* CE_NONE for "data=text" */
 	bool used;
 };
-
-static int errf(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void *
 oom(void *p)

@@ -1,11 +1,11 @@
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cloudevent.h"
+#include "errf.h"
 #include "utf8.h"
 #include "varint.h"
 
@@ -42,22 +42,6 @@ ce_type_parse(const char *s, size_t n)
 		    strncmp(type_names[t], s, n) == 0)
 			return (ce_type)t;
 	return CE_NONE;
-}
-
-static int errf(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /* CloudEvents 1.0, "Attribute Naming Convention": [a-z0-9]+. */

@@ -109,10 +109,15 @@ grow(uint8_t **p, size_t *len, size_t *cap, size_t n)
 	return *p + *len;
 }
 
+/*
+ * Run the deferred work, and send what nghttp2 has queued, at the next
+ * loop round.  Never send from here directly: this is called from
+ * inside nghttp2 callbacks, where sending is not allowed.
+ */
 static void
 kick(struct h2conn *c)
 {
-	if (!loop_timer_armed(&c->kick))
+	if (c != NULL && !loop_timer_armed(&c->kick))
 		loop_timer_in(&c->kick, 0);
 }
 
@@ -295,7 +300,7 @@ call_reset(struct gcall *call, uint32_t h2code)
 	    !call->stream_closed) {
 		nghttp2_submit_rst_stream(
 		    c->session, NGHTTP2_FLAG_NONE, call->stream_id, h2code);
-		h2conn_flush(c);
+		kick(c);
 	}
 }
 
@@ -513,6 +518,11 @@ data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
 	return (ssize_t)n;
 }
 
+/*
+ * New data for the stream: wake its data source.  The bytes go out
+ * from the kick, once per loop round, so a burst of sends becomes a few
+ * large writes instead of a write per message.
+ */
 static void
 resume(struct gcall *call)
 {
@@ -524,7 +534,7 @@ resume(struct gcall *call)
 		nghttp2_session_resume_data(c->session, call->stream_id);
 	}
 	if (c != NULL)
-		h2conn_flush(c);
+		kick(c);
 }
 
 /* Server: the response headers, with the first message or the end. */
@@ -563,43 +573,55 @@ submit_response_headers(struct gcall *call, bool trailers_only)
 	return r;
 }
 
-int
-gcall_send(struct gcall *call, const void *p, size_t n)
+/* Room for one message of n bytes at the end of the send queue, its
+ * prefix written; NULL when the call takes no more messages. */
+static uint8_t *
+queue_message(struct gcall *call, size_t n)
 {
 	uint8_t *dst;
 
 	if (call->closed || call->send_closed || call->finishing ||
 	    call->override >= 0 || n > UINT32_MAX)
-		return -1;
+		return NULL;
 	dst = grow(&call->sq, &call->sq_len, &call->sq_cap, GRPC_PREFIX + n);
 	grpc_prefix_put(dst, (uint32_t)n);
-	if (n > 0)
-		memcpy(dst + GRPC_PREFIX, p, n);
 	call->sq_len += GRPC_PREFIX + n;
+	return dst + GRPC_PREFIX;
+}
+
+/* A message was queued: a server's first one brings the headers. */
+static void
+queued(struct gcall *call)
+{
 	if (call->server && !call->headers_sent && call->conn != NULL &&
 	    call->conn->session != NULL)
 		submit_response_headers(call, false);
 	resume(call);
+}
+
+int
+gcall_send(struct gcall *call, const void *p, size_t n)
+{
+	uint8_t *dst = queue_message(call, n);
+
+	if (dst == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(dst, p, n);
+	queued(call);
 	return 0;
 }
 
 int
 gcall_send_msg(struct gcall *call, const ProtobufCMessage *msg)
 {
-	size_t n = protobuf_c_message_get_packed_size(msg);
-	uint8_t *dst;
+	uint8_t *dst = queue_message(
+	    call, protobuf_c_message_get_packed_size(msg));
 
-	if (call->closed || call->send_closed || call->finishing ||
-	    call->override >= 0)
+	if (dst == NULL)
 		return -1;
-	dst = grow(&call->sq, &call->sq_len, &call->sq_cap, GRPC_PREFIX + n);
-	grpc_prefix_put(dst, (uint32_t)n);
-	protobuf_c_message_pack(msg, dst + GRPC_PREFIX);
-	call->sq_len += GRPC_PREFIX + n;
-	if (call->server && !call->headers_sent && call->conn != NULL &&
-	    call->conn->session != NULL)
-		submit_response_headers(call, false);
-	resume(call);
+	protobuf_c_message_pack(msg, dst);
+	queued(call);
 	return 0;
 }
 
@@ -665,11 +687,12 @@ gcall_finish(struct gcall *call, int code, const char *message)
 		kick(c);
 		return;
 	}
-	if (!call->headers_sent)
+	if (!call->headers_sent) {
 		submit_response_headers(call, true);
-	else
+		kick(c);
+	} else {
 		resume(call);
-	h2conn_flush(c);
+	}
 }
 
 /* Server: refuse a call before the application saw it. */
@@ -814,7 +837,7 @@ h2call_start(struct h2conn *c, const char *scheme, const char *authority,
 		return call;
 	}
 	arm_deadline(call, timeout_ms);
-	h2conn_flush(c);
+	kick(c);
 	return call;
 }
 

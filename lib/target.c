@@ -9,24 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "errf.h"
 #include "target.h"
-
-static int __attribute__((format(printf, 3, 4)))
-errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static bool
 port_ok(const char *s, size_t n)
@@ -136,6 +125,55 @@ set_flags(int fd, bool tcp)
 	return 0;
 }
 
+/* Non-blocking connect; true once under way (or done). */
+static bool
+try_connect(int fd, const struct addrinfo *ai)
+{
+	return set_flags(fd, true) == 0 &&
+	    (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		errno == EINPROGRESS);
+}
+
+static bool
+try_listen(int fd, const struct addrinfo *ai)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	return bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	    listen(fd, 128) == 0 && set_flags(fd, false) == 0;
+}
+
+/* A socket for the first address of host:port that use() accepts. */
+static int
+each_address(const struct target *t, const char *host, int flags,
+    bool (*use)(int, const struct addrinfo *), char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	int fd = -1, r, saved = 0;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags | AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, t->port, &hints, &res)) != 0)
+		return errf(err, errlen, "%s: %s", t->host, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd != -1 && use(fd, ai))
+			break;
+		saved = errno;
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		errf(err, errlen, "%s port %s: %s", t->host, t->port,
+		    strerror(saved));
+	return fd;
+}
+
 /*
  * Start a non-blocking connect to the first address that takes it.
  * Returns the socket (our own, so O_NONBLOCK is fine); the caller polls
@@ -144,9 +182,8 @@ set_flags(int fd, bool tcp)
 int
 target_connect(const struct target *t, char *err, size_t errlen)
 {
-	struct addrinfo hints = { 0 }, *res, *ai;
 	struct sockaddr_un sun = { 0 };
-	int fd = -1, r, saved = 0;
+	int fd;
 
 	if (t->unix_socket) {
 		sun.sun_family = AF_UNIX;
@@ -165,40 +202,16 @@ target_connect(const struct target *t, char *err, size_t errlen)
 	}
 	if (strcmp(t->port, "0") == 0)
 		return errf(err, errlen, "%s: port 0", t->authority);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
-	if ((r = getaddrinfo(t->host, t->port, &hints, &res)) != 0)
-		return errf(err, errlen, "%s: %s", t->host, gai_strerror(r));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		if (set_flags(fd, true) == 0 &&
-		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-			errno == EINPROGRESS))
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		errf(err, errlen, "%s port %s: %s", t->host, t->port,
-		    strerror(saved));
-	return fd;
+	return each_address(
+	    t, t->host, AI_ADDRCONFIG, try_connect, err, errlen);
 }
 
 /* A listening socket for t (host "*" or empty: all addresses). */
 int
 target_listen(const struct target *t, char *err, size_t errlen)
 {
-	struct addrinfo hints = { 0 }, *res, *ai;
 	struct sockaddr_un sun = { 0 };
-	int fd = -1, r, one = 1, saved = 0;
+	int fd;
 
 	if (t->unix_socket) {
 		sun.sun_family = AF_UNIX;
@@ -216,31 +229,6 @@ target_listen(const struct target *t, char *err, size_t errlen)
 		}
 		return fd;
 	}
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	r = getaddrinfo(
-	    strcmp(t->host, "*") == 0 ? NULL : t->host, t->port, &hints, &res);
-	if (r != 0)
-		return errf(err, errlen, "%s: %s", t->host, gai_strerror(r));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 128) == 0 && set_flags(fd, false) == 0)
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		errf(err, errlen, "%s port %s: %s", t->host, t->port,
-		    strerror(saved));
-	return fd;
+	return each_address(t, strcmp(t->host, "*") == 0 ? NULL : t->host,
+	    AI_PASSIVE, try_listen, err, errlen);
 }
