@@ -1,0 +1,58 @@
+/*
+ * HTTP/1.1 client requests on the poll loop, through libcurl's multi
+ * interface (its sockets and timers become loop_io and loop_timer).
+ * Used for REST peers: the Axway harvester and resources, the Flyte
+ * API.  One request at a time or many; each ends exactly once through
+ * its done callback.
+ *
+ * Response bodies are kept in memory up to max_body (default 16 MiB);
+ * a longer one fails the request (CURLE_FILESIZE_EXCEEDED).  TLS
+ * verification is on unless insecure is set (which warns).  Header
+ * values given here (a bearer token) are never logged.
+ */
+#ifndef EVPIPE_HTTP_H
+#define EVPIPE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_req;
+
+struct http_opts {
+	const char *cacert; /* PEM trust anchors; NULL: system store */
+	bool insecure;
+	const char *proxy; /* NULL: libcurl's environment rules */
+	int64_t timeout_ms; /* whole request; 0: 10 s */
+	int64_t connect_timeout_ms; /* 0: 10 s */
+	size_t max_body; /* 0: 16 MiB */
+};
+
+struct http_resp {
+	int curl_code; /* CURLE_OK, or what failed */
+	const char *error; /* libcurl's message when curl_code != 0 */
+	long status; /* HTTP status, 0 when none arrived */
+	const char *body; /* NUL-terminated; len bytes */
+	size_t len;
+};
+
+typedef void (*http_done_fn)(
+    struct http_req *, const struct http_resp *, void *);
+
+/*
+ * Start a request: method "GET", "POST", ...; headers "Name: value"
+ * (NULL-terminated array, may be NULL); body may be NULL.  NULL only
+ * when out of memory or the options are unusable (err says why).
+ */
+struct http_req *http_start(const struct http_opts *, const char *,
+    const char *, const char *const *, const void *, size_t, http_done_fn,
+    void *, char *, size_t);
+/* A response header (case-insensitive name), valid during done. */
+const char *http_header(const struct http_req *, const char *);
+/* Abandon a request: done is not called. */
+void http_cancel(struct http_req *);
+/* Requests not yet done. */
+size_t http_pending(void);
+void http_cleanup(void);
+
+#endif
