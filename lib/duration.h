@@ -1,0 +1,18 @@
+/*
+ * Durations in Go's time.ParseDuration syntax, as the original's
+ * configuration uses them (DB_RETENTION_PERIOD=168h): an optional sign,
+ * then one or more decimal numbers, each with an optional fraction and
+ * a unit: ns, us (or µs, μs), ms, s, m, h.  "0" alone is zero.  Values
+ * are nanoseconds, as in Go, so the range is about +-292 years.
+ */
+#ifndef EVPIPE_DURATION_H
+#define EVPIPE_DURATION_H
+
+#include <stdint.h>
+
+#define DURATION_MAX 32 /* longest duration_format() output + NUL */
+
+int duration_parse(const char *, int64_t *);
+int duration_format(char *, int64_t);
+
+#endif
