@@ -104,5 +104,6 @@ const char *store_backend_name(const struct store *);
 void store_close(struct store *);
 
 int64_t store_now_us(void);
+size_t store_unique_ids(const char *const *, size_t, const char **);
 
 #endif

@@ -43,6 +43,5 @@ void store_ran(struct store *);
 void store_set_up(struct store *, bool, const char *);
 void store_fail(struct store_req *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
-size_t store_unique_ids(const char *const *, size_t, const char **);
 
 #endif

@@ -75,12 +75,24 @@ struct pg {
 static void pg_down(struct pg *, const char *);
 static void send_job(struct pg *);
 
+/* libpq's messages end in a newline and may span lines: make one. */
 static void
 trim(char *s)
 {
-	size_t n = strlen(s);
+	char *r, *w;
+	size_t n;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+	for (r = w = s; *r != '\0'; r++) {
+		if (*r == '\n' || *r == '\t') {
+			if (w > s && w[-1] != ' ')
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *r;
+	}
+	*w = '\0';
+	n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
 		s[--n] = '\0';
 }
 
@@ -680,7 +692,7 @@ pg_down(struct pg *p, const char *why)
 	p->state = PG_DOWN;
 	delay = backoff_next(&p->backoff);
 	loop_timer_in(&p->retry, delay);
-	lwarn("%s; reconnecting in %lld ms", why, (long long)delay);
+	linfo("postgresql: reconnecting in %lld ms", (long long)delay);
 	store_set_up(p->s, false, why);
 	if (p->rs != NULL)
 		job_end(p, STORE_EDOWN, why);
