@@ -249,12 +249,14 @@ stored(struct store_req *r, void *ctx)
 		gcall_send(c->call, c->out, c->outlen);
 		gcall_finish(c->call, GRPC_OK, NULL);
 	}
-	ltrace("%s: %zu in, %llu %s", paths[c->m] + 1, c->n,
-	    (unsigned long long)r->count,
-	    r->status != STORE_OK ? "failed" :
-		c->m == M_GET	  ? "found" :
-		c->m == M_DELETE  ? "deleted" :
-				    "acked");
+	if (r->status != STORE_OK)
+		;
+	else if (c->m == M_PUT)
+		ltrace("%s: %zu acked", paths[c->m] + 1, c->n);
+	else
+		ltrace("%s: %llu of %zu %s", paths[c->m] + 1,
+		    (unsigned long long)r->count, c->n,
+		    c->m == M_GET ? "found" : "deleted");
 	if (c->call == NULL)
 		rpc_free(c);
 }

@@ -23,7 +23,9 @@ Commands:
   load           --clients C threads, each making --puts P PutBatch calls
                  of one event (id "{--prefix}{client}-{n}") on its own
                  channel; prints {"calls": N, "ok": K, "acked": A,
-                 "codes": {...}} and no status line.
+                 "codes": {...}} and no status line.  --acked FILE gets
+                 each acked id as soon as the answer came (one a line);
+                 --stop-on-error ends a client at its first failure.
 
 After the answers, always a status line:
   {"status": "OK", "code": 0, "details": ""}
@@ -123,6 +125,10 @@ def parse_args():
     ap.add_argument("--clients", type=int, default=1)
     ap.add_argument("--puts", type=int, default=1)
     ap.add_argument("--prefix", default="e")
+    ap.add_argument("--acked", metavar="FILE",
+                    help="load: append each acked id to FILE at once")
+    ap.add_argument("--stop-on-error", action="store_true",
+                    help="load: a client stops at its first failed call")
     ap.add_argument("--token")
     ap.add_argument("--tls", metavar="CA")
     ap.add_argument("--cert")
@@ -135,9 +141,11 @@ def parse_args():
 
 
 def make_channel(args):
+    # a connection of its own for each channel (load: one per client)
     options = [("grpc.max_receive_message_length", args.max_recv),
                ("grpc.max_send_message_length", 64 * MIB),
-               ("grpc.enable_http_proxy", 0)]
+               ("grpc.enable_http_proxy", 0),
+               ("grpc.use_local_subchannel_pool", 1)]
     if not args.tls:
         return grpc.insecure_channel(args.target, options=options)
 
@@ -260,6 +268,7 @@ def main():
 def load(args, kw, make_channel, cloudevent_pb2):
     lock = threading.Lock()
     totals = {"calls": 0, "ok": 0, "acked": 0, "codes": {}}
+    acked = open(args.acked, "a", buffering=1) if args.acked else None
 
     def client(k):
         ch = make_channel(args)
@@ -274,14 +283,18 @@ def load(args, kw, make_channel, cloudevent_pb2):
             req = b"\x0a" + varint(len(body)) + body
             try:
                 resp = put(req, **kw)
-                code, acked = "OK", 1 if resp == b"\x08\x01" else 0
+                code, ok = "OK", 1 if resp == b"\x08\x01" else 0
             except grpc.RpcError as e:
-                code, acked = e.code().name, 0
+                code, ok = e.code().name, 0
             with lock:
                 totals["calls"] += 1
                 totals["ok"] += code == "OK"
-                totals["acked"] += acked
+                totals["acked"] += ok
                 totals["codes"][code] = totals["codes"].get(code, 0) + 1
+                if ok and acked:
+                    acked.write(ev.id + "\n")
+            if code != "OK" and args.stop_on_error:
+                break
         ch.close()
 
     threads = [threading.Thread(target=client, args=(k,))
@@ -290,6 +303,8 @@ def load(args, kw, make_channel, cloudevent_pb2):
         t.start()
     for t in threads:
         t.join()
+    if acked:
+        acked.close()
     emit(totals)
 
 
