@@ -514,7 +514,7 @@ ids_take_lines(void)
 	while (I.n < STORECLI_IDS) {
 		p = (const char *)inbuf_data(&I.in);
 		len = inbuf_len(&I.in);
-		nl = memchr(p, '\n', len);
+		nl = len > 0 ? memchr(p, '\n', len) : NULL;
 		if (nl == NULL && !(I.in.eof && len > 0)) {
 			if (len >= ID_MAX) {
 				lerr("stdin: line %llu: too long",
