@@ -6,10 +6,15 @@
  * network.  One connection; one query in flight; requests queue behind
  * it (and puts that queue meanwhile form the next group).
  *
- * A put group is one INSERT ... SELECT FROM unnest(arrays) ... ON
- * CONFLICT (id) DO NOTHING, in its own transaction: an id already
- * stored, by this process or any other sharing the database, is left
- * alone.  With the default synchronous_commit=on (we raise it if the
+ * A put group is one statement in its own transaction.  First a COPY
+ * (PostgreSQL's bulk path, several times faster per row than INSERT);
+ * if an id is already stored, the COPY fails as a whole with a unique
+ * violation and the group goes again as INSERT ... SELECT FROM
+ * unnest(arrays) ON CONFLICT (id) DO NOTHING, which leaves the stored
+ * event alone, whether this process or another sharing the database
+ * stored it.  After such a conflict the next groups go straight to
+ * INSERT for a while, so that a stream of retries costs no double
+ * work.  With the default synchronous_commit=on (we raise it if the
  * server has it off) the commit is durable before PostgreSQL sends
  * ReadyForQuery, and we acknowledge only after that: when PQgetResult
  * returns NULL with no error before it.  Deadlocks between processes
@@ -36,6 +41,7 @@
 
 #define CONNECT_TIMEOUT_MS 20000
 #define DEADLOCK_RETRIES 5
+#define COPY_PAUSE 16 /* groups that skip COPY after a conflict */
 
 /* Binary formats (PostgreSQL's array_send, int8send, timestamptz). */
 #define OID_BYTEA 17
@@ -69,7 +75,9 @@ struct pg {
 	char err[256]; /* first error of the query in flight */
 	char sqlstate[6];
 	uint64_t count;
-	char *sql_put, *sql_get, *sql_delete, *sql_clean;
+	bool copying; /* the put in flight is a COPY */
+	int copy_pause; /* put groups left to INSERT before COPY again */
+	char *sql_copy, *sql_put, *sql_get, *sql_delete, *sql_clean;
 };
 
 static void pg_down(struct pg *, const char *);
@@ -193,6 +201,65 @@ arr_add(struct pgarray *a, const void *p, size_t n)
 	put_u32(a->b + a->len, (uint32_t)n);
 	memcpy(a->b + a->len + 4, p, n);
 	a->len += 4 + n;
+}
+
+static void
+put_u16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+/* COPY's binary format: a header, then per row a field count and each
+ * field as a 4-byte length and its bytes, then a -1 trailer. */
+static void
+put_copy_data(struct pg *p)
+{
+	static const uint8_t header[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n',
+		0xff, '\r', '\n', 0 };
+	const struct store_event *e;
+	const void *f[4];
+	size_t i, k, j, len[4], n = sizeof(header) + 2, at;
+	uint8_t *b;
+	int r;
+
+	for (i = 0; i < p->n; i++)
+		for (k = 0; k < p->rs[i]->nevents; k++) {
+			e = &p->rs[i]->events[k];
+			n += 2 + 16 + strlen(e->id) + strlen(e->type) +
+			    strlen(e->source) + e->len;
+		}
+	if ((b = malloc(n)) == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	memcpy(b, header, sizeof(header));
+	at = sizeof(header);
+	for (i = 0; i < p->n; i++)
+		for (k = 0; k < p->rs[i]->nevents; k++) {
+			e = &p->rs[i]->events[k];
+			f[0] = e->id;
+			f[1] = e->type;
+			f[2] = e->source;
+			f[3] = e->data;
+			len[0] = strlen(e->id);
+			len[1] = strlen(e->type);
+			len[2] = strlen(e->source);
+			len[3] = e->len;
+			put_u16(b + at, 4);
+			at += 2;
+			for (j = 0; j < 4; j++) {
+				put_u32(b + at, (uint32_t)len[j]);
+				memcpy(b + at + 4, f[j], len[j]);
+				at += 4 + len[j];
+			}
+		}
+	put_u16(b + at, 0xffff);
+	/* Non-blocking: libpq grows its buffer rather than refuse. */
+	r = PQputCopyData(p->conn, (const char *)b, (int)n);
+	free(b);
+	if (r != 1 || PQputCopyEnd(p->conn, NULL) != 1)
+		snprintf(p->err, sizeof(p->err), "postgresql: COPY: %s",
+		    PQerrorMessage(p->conn));
+	p->flushing = PQflush(p->conn) == 1;
 }
 
 static int
@@ -329,7 +396,13 @@ send_job(struct pg *p)
 	p->count = 0;
 	switch (r->op) {
 	case STORE_PUT:
-		ok = send_put(p);
+		p->copying = p->copy_pause == 0;
+		if (p->copying)
+			ok = PQsendQuery(p->conn, p->sql_copy);
+		else
+			ok = send_put(p);
+		if (p->copy_pause > 0)
+			p->copy_pause--;
 		break;
 	case STORE_GET:
 		ok = send_get(p, r);
@@ -371,6 +444,9 @@ take_result(struct pg *p, PGresult *res)
 	int i, n;
 
 	switch (PQresultStatus(res)) {
+	case PGRES_COPY_IN:
+		put_copy_data(p);
+		return;
 	case PGRES_COMMAND_OK:
 		p->count += strtoull(PQcmdTuples(res), NULL, 10);
 		return;
@@ -424,6 +500,14 @@ query_done(struct pg *p)
 		if (p->rs[0]->op != STORE_PUT)
 			p->rs[0]->count = p->count;
 		job_end(p, STORE_OK, NULL);
+		return;
+	}
+	/* 23505 unique_violation: an id of the COPY is stored already;
+	 * nothing was written; the group goes again as INSERT. */
+	if (p->copying && strcmp(p->sqlstate, "23505") == 0) {
+		ltrace("%s; inserting instead", p->err);
+		p->copy_pause = COPY_PAUSE;
+		send_job(p);
 		return;
 	}
 	/* 40P01 deadlock_detected, 40001 serialization_failure: nothing
@@ -726,6 +810,7 @@ pg_close(struct store *s)
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	free(p->uri);
+	free(p->sql_copy);
 	free(p->sql_put);
 	free(p->sql_get);
 	free(p->sql_delete);
@@ -763,6 +848,8 @@ store_pg_open(struct store *s, const char *uri, char *err, size_t len)
 	p->s = s;
 	s->impl = p;
 	s->be = &pg_backend;
+	p->sql_copy = xasprintf(
+	    "COPY %s (id, type, source, event) FROM STDIN (FORMAT binary)", t);
 	p->sql_put = xasprintf(
 	    "INSERT INTO %s (id, type, source, event) SELECT * FROM "
 	    "unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) "

@@ -92,6 +92,7 @@ serve() {
 		name=$2
 		shift 2
 	fi
+	: > "$name.out"
 	store serve -l grpc://127.0.0.1:0 "$@" > "$name.out" 2> "$name.err" &
 	PID=$!
 	echo "$PID" >> pids
@@ -633,6 +634,7 @@ for i in range(3):
 }
 
 @test "the original's environment: API_PORT, DB_URI, DB_TABLE_NAME, LOG_LEVEL" {
+	: > server.out
 	DB_URI=sqlite:env.db DB_TABLE_NAME=msgs LOG_LEVEL=-4 API_PORT=0 \
 	    store serve > server.out 2> server.err &
 	PID=$!
@@ -657,8 +659,9 @@ for i in range(3):
 	serve "${DB[@]}" --retention 1s --clean-every 200ms -v
 	wait_for sh -c "[ \$(sqlite3 store.db 'SELECT count(*) FROM messages') -eq 0 ]"
 	grep -q "periodic clean: removed 6 events older than 1s" server.err
+	kill "$PID"
 	# Clean answers how many it removed
-	run client put --raw < ev.bin
+	store put "${DB[@]}" < ev.bin
 	DB_RETENTION_PERIOD=0s serve --name s2 "${DB[@]}" --clean-every 0
 	run client clean
 	[ "${lines[0]}" = '{"count": 6}' ]

@@ -26,6 +26,10 @@ Commands:
                  "codes": {...}} and no status line.  --acked FILE gets
                  each acked id as soon as the answer came (one a line);
                  --stop-on-error ends a client at its first failure.
+  bench          the delimited events on stdin, in PutBatch calls of
+                 --batch N, sent by --clients threads (each its own
+                 connection) as fast as they are answered; prints
+                 {"events": N, "seconds": S, "events_per_s": R, "ok": K}.
 
 After the answers, always a status line:
   {"status": "OK", "code": 0, "details": ""}
@@ -115,7 +119,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description="grpcio awakari messages client")
     ap.add_argument("target")
     ap.add_argument("command", choices=("put", "get", "delete", "clean",
-                                        "health", "raw", "load"))
+                                        "health", "raw", "load", "bench"))
     ap.add_argument("args", nargs="*")
     ap.add_argument("--batch", type=int, default=0)
     ap.add_argument("--raw", action="store_true")
@@ -263,6 +267,46 @@ def main():
              lambda r: emit({"response": r.hex()}))
     elif args.command == "load":
         load(args, kw, make_channel, cloudevent_pb2)
+    elif args.command == "bench":
+        bench(args, kw, make_channel)
+
+
+def bench(args, kw, make_channel):
+    import time
+    bodies = list(records(sys.stdin.buffer.read()))
+    size = args.batch or 1000
+    reqs = [b"".join(b"\x0a" + varint(len(b)) + b
+                     for b in bodies[i:i + size])
+            for i in range(0, len(bodies), size)]
+    lock = threading.Lock()
+    state = {"next": 0, "ok": 0}
+    chans = [make_channel(args) for _ in range(args.clients)]
+    for ch in chans:  # connected before the clock starts
+        grpc.channel_ready_future(ch).result(timeout=30)
+
+    def client(ch):
+        put = ch.unary_unary("/awakari.messages.Service/PutBatch",
+                             request_serializer=lambda b: b,
+                             response_deserializer=lambda b: b)
+        while True:
+            with lock:
+                i = state["next"]
+                state["next"] += 1
+            if i >= len(reqs):
+                return
+            put(reqs[i], **kw)
+            with lock:
+                state["ok"] += 1
+
+    threads = [threading.Thread(target=client, args=(ch,)) for ch in chans]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    secs = time.monotonic() - start
+    emit({"events": len(bodies), "seconds": round(secs, 3),
+          "events_per_s": round(len(bodies) / secs), "ok": state["ok"]})
 
 
 def load(args, kw, make_channel, cloudevent_pb2):
