@@ -394,6 +394,28 @@ bad_record() {
 	exec 8>&-
 }
 
+@test "put: SIGTERM stores what was read, passes it on, and exits 0" {
+	use sqlite
+	mkfifo in.fifo
+	store put "${DB[@]}" --tee --linger 1h < in.fifo > out.bin 2> put.err &
+	ppid=$!
+	echo "$ppid" >> pids
+	exec 8> in.fifo
+	cat ev.bin >&8
+	# everything written has been read (nothing left in the pipe) ...
+	wait_for sh -c "[ \$(\"$PYTHON3\" -c 'import fcntl, struct, termios
+print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq 0 ]"
+	# ... but with an hour's linger and no end of input, not stored yet
+	[ ! -s out.bin ]
+	kill -TERM "$ppid"
+	st=0
+	wait "$ppid" || st=$?
+	exec 8>&-
+	[ "$st" -eq 0 ]
+	cmp ev.bin out.bin
+	[ "$(count_rows)" = "6 6" ]
+}
+
 @test "put --tee: a closed stdout stops quietly, a full disk is an I/O error" {
 	use sqlite
 	run --separate-stderr bash -c "store put ${DB[*]@Q} --tee < ev.bin > /dev/full"
