@@ -610,6 +610,8 @@ storesvc_set_up(struct storesvc *svc, bool up)
 {
 	size_t i;
 
+	if (svc->stopping)
+		return; /* NOT_SERVING until the end */
 	gserver_set_health(svc->server, "", up ? 1 : 2);
 	for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
 		gserver_set_health(svc->server, services[i], up ? 1 : 2);

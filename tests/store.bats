@@ -310,8 +310,8 @@ delete_clean_scan() {
 	delete_clean_scan pg
 }
 
-@test "scan pages through many events in the order they were stored" {
-	use sqlite
+scan_pages() {
+	use "$1"
 	"$PYTHON3" -c '
 import json
 for i in range(2500):
@@ -320,6 +320,14 @@ for i in range(2500):
 	store put "${DB[@]}" --batch 700 < many.bin
 	store scan "${DB[@]}" > all.bin
 	cmp many.bin all.bin
+}
+
+@test "sqlite: scan pages through many events in the order they were stored" {
+	scan_pages sqlite
+}
+
+@test "postgresql: scan pages through many events in the order they were stored" {
+	scan_pages pg
 }
 
 put_tee_acks() {
