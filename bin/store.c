@@ -76,7 +76,7 @@ static const char options[] =
     "put:\n"
     "      --acked-to=FIFO       write stored events' evpipeack values "
     "there\n"
-    "  -b, --batch=N             commit every N events (default 1000)\n"
+    "  -b, --batch=N             commit every N events (default 10000)\n"
     "      --linger=DURATION     commit at most this long after an event\n"
     "                            came (default 0: as soon as input "
     "pauses)\n"
@@ -192,7 +192,7 @@ static struct {
 	.grace_ns = 10LL * 1000000000,
 	.max_msg = 16u * 1024 * 1024,
 	.max_record = FRAME_MAX_DEFAULT,
-	.batch = 1000,
+	.batch = 10000,
 };
 
 static void
