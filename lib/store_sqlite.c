@@ -314,14 +314,27 @@ pragma(struct lite *l, const char *sql, const char *want, char *err, size_t len)
 static int
 create_private(const char *path, char *err, size_t len)
 {
+	char dir[4096], *slash;
 	int fd;
 
 	if (strncmp(path, "file:", 5) == 0 || strcmp(path, ":memory:") == 0)
 		return 0;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST)
+		return 0;
 	if (fd == -1)
 		return errf(err, len, "%s: %s", path, strerror(errno));
 	close(fd);
+	/* The new name must outlive a power cut too. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		slash[slash == dir] = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
 	return 0;
 }
 
