@@ -254,6 +254,34 @@ batch_full(const struct batch *b)
 
 static void put_done(struct store_req *, void *);
 
+/* Is more input there already (or its end)? */
+static bool
+input_waiting(void)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * Time to commit the filling batch: it is full, input is over, it has
+ * lingered enough; or, with no linger, input has paused.  While more
+ * input is waiting it is read first, so that a fast writer fills
+ * batches instead of paying an fsync for each pipe-full.
+ */
+static bool
+commit_due(const struct batch *b)
+{
+	if (batch_full(b) || P.input_done || P.lingered)
+		return true;
+	if (O->linger_ms > 0)
+		return false;
+	if (P.paused || !input_waiting())
+		return true;
+	loop_timer_in(&P.round, 0); /* look again after the next read */
+	return false;
+}
+
 /* Commit the filling batch if nothing is committing and it is time. */
 static void
 maybe_commit(void)
@@ -261,9 +289,7 @@ maybe_commit(void)
 	struct batch *b = P.filling;
 	size_t i;
 
-	if (P.flight != NULL || b == NULL || b->n == 0)
-		return;
-	if (!batch_full(b) && !P.lingered && !P.input_done && O->linger_ms > 0)
+	if (P.flight != NULL || b == NULL || b->n == 0 || !commit_due(b))
 		return;
 	P.filling = NULL;
 	P.flight = b;
@@ -282,6 +308,7 @@ maybe_commit(void)
 		.events = b->events,
 		.nevents = b->n,
 		.done = put_done };
+	ltrace("committing %zu events", b->n);
 	store_submit(O->store, &b->req);
 }
 
@@ -377,7 +404,8 @@ linger_fired(struct loop_timer *t)
 	put_flow();
 }
 
-/* End of a loop round that read input: with no linger, commit now. */
+/* End of a loop round that read input: with no linger, commit now
+ * if input has paused. */
 static void
 round_fired(struct loop_timer *t)
 {
