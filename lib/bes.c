@@ -10,6 +10,7 @@
 #include "exitcode.h"
 #include "grpcwire.h"
 #include "log.h"
+#include "retry.h"
 
 void
 bes_init(struct bes_stream *s)
@@ -125,8 +126,9 @@ bes_ack(struct bes_stream *s, int64_t seq, char *err, size_t len)
  * last event was sent and everything was acked (Bazel: "Server closed
  * stream with status OK but not all ACKs have been received" is a
  * failure to retry).  Any end with nothing unacked loses nothing.
- * INVALID_ARGUMENT and FAILED_PRECONDITION are final; the other
- * statuses a broken connection or busy server gives are retried.
+ * The statuses of a broken connection or a busy server are retried
+ * (retry_transient); INVALID_ARGUMENT and FAILED_PRECONDITION, like
+ * every other, are final.
  */
 enum bes_end
 bes_end(struct bes_stream *s, int code, char *err, size_t len)
@@ -146,17 +148,7 @@ bes_end(struct bes_stream *s, int code, char *err, size_t len)
 	}
 	errf(err, len, "%zu event%s not acknowledged", s->n,
 	    s->n == 1 ? "" : "s");
-	switch (code) {
-	case GRPC_UNAVAILABLE:
-	case GRPC_RESOURCE_EXHAUSTED:
-	case GRPC_DEADLINE_EXCEEDED:
-	case GRPC_INTERNAL:
-	case GRPC_ABORTED:
-	case GRPC_UNKNOWN:
-		return BES_RETRY;
-	default:
-		return BES_FAIL;
-	}
+	return retry_transient(code) ? BES_RETRY : BES_FAIL;
 }
 
 /* A new call: resend from the oldest unacked event. */
