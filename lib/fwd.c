@@ -44,8 +44,6 @@ struct fwd {
 	struct loop_timer drain, outwait, finish;
 };
 
-static void check_done(struct fwd *);
-
 static void *
 xcalloc(size_t n, size_t size)
 {
@@ -124,7 +122,7 @@ fwd_delivered(struct fwd *f, struct fwd_ev *ev)
 	ltrace("record %llu delivered", (unsigned long long)ev->recno);
 	free_ev(ev);
 	resume_input(f);
-	check_done(f);
+	fwd_maybe_done(f);
 }
 
 void
@@ -196,7 +194,7 @@ fwd_fail(struct fwd *f, int code, const char *fmt, ...)
 		unlink_ev(f, ev);
 		free_ev(ev);
 	}
-	check_done(f);
+	fwd_maybe_done(f);
 }
 
 void
@@ -218,7 +216,7 @@ fwd_retry(
 {
 	char why[1200];
 
-	snprintf(why, sizeof(why), "%s%s: %s%s%s", f->o.chan.target.authority,
+	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.chan.target.authority,
 	    what, grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
 	    st->message);
 	if (f->failed)
@@ -340,7 +338,7 @@ on_record(struct recin *r, const uint8_t *body, size_t len,
 		recin_stop(r);
 		f->input_done = true;
 		f->t->flush(f->tctx);
-		check_done(f);
+		fwd_maybe_done(f);
 		return RECIN_PAUSE;
 	}
 	if (f->failed)
@@ -364,7 +362,7 @@ on_input_end(struct recin *r, int status, const char *why, void *ctx)
 	f->input_done = true;
 	if (!f->failed)
 		f->t->flush(f->tctx);
-	check_done(f);
+	fwd_maybe_done(f);
 }
 
 static const struct recin_handlers in_handlers = {
@@ -394,7 +392,7 @@ tee_error(struct recout *o, int err, void *ctx)
 			f->input_done = true;
 			f->t->flush(f->tctx);
 		}
-		check_done(f);
+		fwd_maybe_done(f);
 		return;
 	}
 	fwd_fail(f, EXIT_IO, "stdout: %s", strerror(err));
@@ -439,7 +437,7 @@ outputs_check(struct loop_timer *t)
 		loop_timer_in(&f->outwait, 20);
 }
 
-/* Deferred from check_done so it never runs inside a target's callback. */
+/* Deferred from fwd_maybe_done: never inside a target's callback. */
 static void
 finish_fired(struct loop_timer *t)
 {
@@ -450,14 +448,15 @@ finish_fired(struct loop_timer *t)
 	outputs_check(&f->outwait);
 }
 
-static void
-check_done(struct fwd *f)
+/*
+ * Whether it is all over: the input is, and the window is empty and the
+ * target idle (or delivery failed).  Targets call it when they become
+ * idle without a delivery (a stream ended).
+ */
+void
+fwd_maybe_done(struct fwd *f)
 {
-	if (!f->input_done || f->quitting)
-		return;
-	if (!f->failed && (f->head != NULL || !f->t->idle(f->tctx)))
-		return;
-	if (!loop_timer_armed(&f->finish))
+	if (f->input_done && !f->quitting && !loop_timer_armed(&f->finish))
 		loop_timer_in(&f->finish, 0);
 }
 
@@ -493,7 +492,7 @@ on_signal(int signo, void *ctx)
 	}
 	if (f->o.drain_ms > 0)
 		loop_timer_in(&f->drain, f->o.drain_ms);
-	check_done(f);
+	fwd_maybe_done(f);
 }
 
 /* ---- set-up ---------------------------------------------------------- */

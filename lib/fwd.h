@@ -99,6 +99,7 @@ struct gcall *fwd_call(struct fwd *, const char *, int64_t,
 void fwd_dry_print(struct fwd *, const char *, const ProtobufCMessage *);
 void fwd_answered(struct fwd *);
 void fwd_delivered(struct fwd *, struct fwd_ev *);
+void fwd_maybe_done(struct fwd *);
 void fwd_fail(struct fwd *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 bool fwd_failed(const struct fwd *);
