@@ -117,12 +117,46 @@ pbtype_by_url(const char *url)
 	return slash != NULL ? pbtype_by_name(slash + 1) : NULL;
 }
 
+/* Whether m or a message inside it holds fields its type does not know. */
+static bool
+has_unknown(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const ProtobufCFieldDescriptor *f;
+	const char *base = (const char *)m;
+	ProtobufCMessage *const *sub;
+	size_t i, k, n;
+
+	if (m->n_unknown_fields > 0)
+		return true;
+	for (i = 0; i < d->n_fields; i++) {
+		f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue; /* the union holds another member */
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(base + f->quantifier_offset);
+			sub = *(ProtobufCMessage * *const *)(base + f->offset);
+		} else {
+			n = 1;
+			sub = (ProtobufCMessage *const *)(base + f->offset);
+		}
+		for (k = 0; k < n; k++)
+			if (sub[k] != NULL && has_unknown(sub[k]))
+				return true;
+	}
+	return false;
+}
+
 /*
  * The message packed in an Any, when its type is one of ours; NULL when
- * not, or when it does not parse.  With exact, also NULL unless packing
- * the message again gives back the very same bytes: then nothing of it
- * (unknown fields, odd field order) is lost by looking at the decoded
- * form.  Free with protobuf_c_message_free_unpacked(m, alloc).
+ * not, or when it does not parse.  With exact, also NULL unless it
+ * holds no field its type does not know and packing it again gives
+ * back the very same bytes: then nothing of it (unknown fields, odd
+ * field order) is lost by looking at the decoded form.  Free with
+ * protobuf_c_message_free_unpacked(m, alloc).
  */
 ProtobufCMessage *
 pbtype_unpack_any(
@@ -141,7 +175,7 @@ pbtype_unpack_any(
 	if (m == NULL || !exact)
 		return m;
 	n = protobuf_c_message_get_packed_size(m);
-	same = n == any->value.len;
+	same = n == any->value.len && !has_unknown(m);
 	if (same && n > 0) {
 		if ((p = malloc(n)) == NULL) {
 			same = false;

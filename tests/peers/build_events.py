@@ -16,6 +16,12 @@ of what a sink received.
       event.  --ack sets evpipeack "ack-<event id>".  --streamed wraps
       each event in a StreamedBuildEvent.
 
+  build_events.py make-mixed
+      One event of each kind the demo target renders differently:
+      build events (two with one subject), a Timestamp, text, binary, no
+      data, an Any of an unknown type, a Timestamp with a field it does
+      not know, a Notification holding a BuildLifecycleEventNotification.
+
   build_events.py check-bes EVENTS LOG
       Every tool event of EVENTS was committed exactly once in LOG (a
       bes_sink.py log), on its stream at the right position (sequence
@@ -27,7 +33,10 @@ of what a sink received.
       Every event of EVENTS reached the demo sink (demo_sink.py log)
       exactly once, with id = its subject (or id) and a payload that
       text_format.Parse reads back to the very message in its
-      proto_data (or to the whole CloudEvent when it has none)."""
+      proto_data (or to the whole CloudEvent when it has none), and that
+      is byte for byte what text_format.MessageToString prints for it:
+      the message, or the Any itself when text would lose something of
+      it; text data as it is."""
 import base64
 import json
 import sys
@@ -140,6 +149,92 @@ def make(argv):
         out.write(_VarintBytes(len(b)) + b)
 
 
+def make_mixed():
+    from google.protobuf import timestamp_pb2
+    from engflow.notification.v1 import notification_pb2
+    from engflow.eventstore.v1 import notifications_pb2
+    evs = []
+
+    def new(i, **attrs):
+        ev = cloudevent_pb2.CloudEvent(id=i, source="/mixed",
+                                       spec_version="1.0", type="t")
+        for k, v in attrs.items():
+            ev.attributes[k].ce_string = v
+        evs.append(ev)
+        return ev
+
+    for j, kw in enumerate(["plain", "quote\"back\\slash\ttab \u00e9\u4e2d"]):
+        bpe = build_event_pb2.BuildProgressEvent()
+        bpe.stream_id.build_id = "b"
+        bpe.stream_id.invocation_id = "inv-1"
+        bpe.stream_id.component = TOOL
+        bpe.notification_keywords.append(kw)
+        bpe.build_event.event_time.seconds = 1700000000 + j
+        bpe.build_event.bazel_event.type_url = \
+            "type.googleapis.com/build_event_stream.BuildEvent"
+        bpe.build_event.bazel_event.value = bytes(range(j, 256, 7))
+        new("bpe-%d" % j, subject="inv-1").proto_data.Pack(bpe)
+    new("ts").proto_data.Pack(timestamp_pb2.Timestamp(seconds=-1, nanos=5))
+    new("text").text_data = "hello\nw\u00f6rld \"q\""
+    new("bin").binary_data = bytes([0, 1, 2, 255])
+    new("none")
+    ev = new("unknown-type")
+    ev.proto_data.type_url = "example.com/no.such.Type"
+    ev.proto_data.value = b"\x08\x01"
+    ev = new("unknown-field")
+    ev.proto_data.type_url = "type.googleapis.com/google.protobuf.Timestamp"
+    ev.proto_data.value = b"\x08\x01\x18\x05"
+    blen = notifications_pb2.BuildLifecycleEventNotification(
+        instance_name="default", build_id="b",
+        keywords=["command_name=test"])
+    blen.invocation_finished.invocation_id = "inv-1"
+    note = notification_pb2.Notification(id="n-1")
+    note.timestamp.seconds = 1700000000
+    note.payload.Pack(blen)
+    new("notification").proto_data.Pack(note)
+    out = sys.stdout.buffer
+    for ev in evs:
+        b = ev.SerializeToString()
+        out.write(_VarintBytes(len(b)) + b)
+
+
+def import_all():
+    """Every proto/ module, so the default pool knows every type."""
+    import importlib
+    import os
+    top = os.path.dirname(cloudevent_pb2.__file__)
+    for d, _, files in os.walk(top):
+        for f in files:
+            if f.endswith("_pb2.py"):
+                rel = os.path.relpath(os.path.join(d, f), top)[:-3]
+                importlib.import_module(rel.replace(os.sep, "."))
+
+
+def expected_payload(ev):
+    from google.protobuf import descriptor_pool, symbol_database
+    kind = ev.WhichOneof("data")
+    if kind == "text_data":
+        return ev.text_data
+    if kind != "proto_data":
+        return text_format.MessageToString(ev)
+    name = ev.proto_data.type_url.split("/")[-1]
+    try:
+        desc = descriptor_pool.Default().FindMessageTypeByName(name)
+    except KeyError:
+        desc = None
+    if desc is not None:
+        cls = symbol_database.Default().GetPrototype(desc)
+        m = cls()
+        m.ParseFromString(ev.proto_data.value)
+        text = text_format.MessageToString(m)
+        back = cls()
+        text_format.Parse(text, back)
+        if back.SerializeToString() == ev.proto_data.value:
+            return text
+    return text_format.MessageToString(
+        ev.proto_data, descriptor_pool=descriptor_pool.DescriptorPool())
+
+
 def unpack_bpe(ev):
     if ev.proto_data.type_url == SBE_URL:
         sbe = eventstore_pb2.StreamedBuildEvent()
@@ -230,44 +325,42 @@ def check_bes(events, logpath):
 
 
 def check_demo(events, logpath):
-    from google.protobuf import descriptor_pool, symbol_database
+    from google.protobuf import any_pb2, descriptor_pool, symbol_database
+    import_all()
     got = {}
     with open(logpath, encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
-            if "failed" in rec:
-                continue
-            got.setdefault(rec["id"], []).append(rec["payload"])
+            if "failed" not in rec:
+                got.setdefault(rec["id"], []).append(rec["payload"])
     errors, n = [], 0
-    seen = {}
     for ev in read_records(events):
         n += 1
         rid = ev.attributes["subject"].ce_string \
             if "subject" in ev.attributes else ev.id
-        i = seen.get(rid, 0)
-        seen[rid] = i + 1
         payloads = got.get(rid, [])
-        if i >= len(payloads):
-            errors.append("%s: not received" % ev.id)
+        text = expected_payload(ev)
+        if text not in payloads:
+            errors.append("%s: no payload is what Python prints: %r" %
+                          (ev.id, text[:300]))
             continue
-        if ev.WhichOneof("data") == "proto_data":
+        payloads.remove(text)
+        # And it reads back to the same message.
+        kind = ev.WhichOneof("data")
+        if kind == "text_data":
+            continue
+        if kind != "proto_data":
+            msg, want = cloudevent_pb2.CloudEvent(), ev.SerializeToString()
+        elif text.startswith("type_url: "):
+            msg, want = any_pb2.Any(), ev.proto_data.SerializeToString()
+        else:
             name = ev.proto_data.type_url.split("/")[-1]
             desc = descriptor_pool.Default().FindMessageTypeByName(name)
             msg = symbol_database.Default().GetPrototype(desc)()
             want = ev.proto_data.value
-        else:
-            msg, want = cloudevent_pb2.CloudEvent(), ev.SerializeToString()
-        # Payloads of one id arrive in any order: find one that matches.
-        ok = False
-        for p in payloads:
-            m = type(msg)()
-            text_format.Parse(p, m)
-            if m.SerializeToString() == want:
-                payloads.remove(p)
-                ok = True
-                break
-        if not ok:
-            errors.append("%s: no payload parses back to it" % ev.id)
+        text_format.Parse(text, msg)
+        if msg.SerializeToString() != want:
+            errors.append("%s: the payload does not parse back" % ev.id)
     extra = sum(len(v) for v in got.values())
     if extra:
         errors.append("%d requests more than events" % extra)
@@ -280,6 +373,8 @@ def check_demo(events, logpath):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "make":
         return make(sys.argv[2:])
+    if len(sys.argv) == 2 and sys.argv[1] == "make-mixed":
+        return make_mixed()
     if len(sys.argv) == 4 and sys.argv[1] == "check-bes":
         return check_bes(sys.argv[2], sys.argv[3])
     if len(sys.argv) == 4 and sys.argv[1] == "check-demo":

@@ -166,6 +166,7 @@ any_expanded(void)
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 	uint8_t buf[64], odd[] = { 0x10, 0x02, 0x08, 0x01 };
+	uint8_t unknown[] = { 0x08, 0x01, 0x10, 0x02, 0x18, 0x05 };
 	char *s;
 
 	ts.seconds = -62135596800LL;
@@ -195,6 +196,14 @@ any_expanded(void)
 	ok(strncmp(s, "type_url: ", 10) == 0,
 	    "textformat_any falls back to the Any");
 	free(s);
+
+	/* a field Timestamp does not have: text would lose it */
+	any.value.data = unknown;
+	any.value.len = sizeof(unknown);
+	check(&any.base,
+	    "type_url: \"type.googleapis.com/google.protobuf.Timestamp\"\n"
+	    "value: \"\\010\\001\\020\\002\\030\\005\"\n",
+	    "an Any with unknown fields stays as it is");
 
 	any.type_url = "example.com/no.such.Type";
 	any.value.len = 0;
