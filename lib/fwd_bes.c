@@ -366,12 +366,19 @@ stream_get(struct bes *b, const SID *sid)
 	return st;
 }
 
+/* "stream BUILD/INVOCATION/COMPONENT" for diagnostics. */
 static void
 stream_name(const struct bstream *st, char *buf, size_t len)
 {
-	snprintf(buf, len, "stream %s/%s/%d", st->build_id,
-	    *st->invocation_id != '\0' ? st->invocation_id : "-",
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+	    &google__devtools__build__v1__stream_id__build_component__descriptor,
 	    st->component);
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", st->component);
+	snprintf(buf, len, "stream %s/%s/%s", st->build_id,
+	    *st->invocation_id != '\0' ? st->invocation_id : "-",
+	    v != NULL ? v->name : num);
 }
 
 /* Nothing more comes for this stream: half-close after what is queued. */

@@ -18,7 +18,7 @@ order as events arrive; the call ends OK when the client half-closes.
 PublishLifecycleEvent: the same numbering per stream, then Empty.
 
 --log appends JSON lines: {"commit": [build, inv, comp], "seq", "event"
-(the BuildEvent, base64), "keywords", "project_id", "call"} for each new
+(SHA-256 of the BuildEvent), "keywords", "project_id", "call"} for each new
 tool event, {"resent": ...} for resends, {"lifecycle": kind, "stream",
 "seq", "service_level", "keywords", "project_id"} for lifecycle events,
 {"half_close": stream, "call"} when a call's request stream ends,
@@ -29,7 +29,7 @@ the same --log goes on from the committed numbers in it.
 committed but not acked) the call fails UNAVAILABLE.
 --ack-out-of-order: acks come in pairs, the second event first.
 --delay-ms: wait this long before each ack."""
-import base64
+import hashlib
 import json
 import os
 import threading
@@ -98,8 +98,8 @@ def stream(requests, ctx):
             new = check_seq(ctx, key, seq, expected is None, expected)
             expected = seq + 1
             rec = {"stream": list(key), "seq": seq, "call": call,
-                   "event": base64.b64encode(
-                       obe.event.SerializeToString()).decode(),
+                   "event": hashlib.sha256(
+                       obe.event.SerializeToString()).hexdigest(),
                    "keywords": list(req.notification_keywords),
                    "project_id": req.project_id}
             rec["commit" if new else "resent"] = list(key)

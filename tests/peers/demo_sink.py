@@ -8,8 +8,9 @@ server."}, as DemoServer.java does.
   demo_sink.py [--port N | --unix PATH] [--log FILE] [--delay-ms MS]
                [--fail-first N] [--fail-every K] [--code NAME]
 
---log appends {"id", "payload", "metadata"} per request that succeeded
-(and {"failed": CODE, "id"} per request it failed on purpose).
+--log appends {"received": id} when a request arrives, then {"id",
+"payload", "metadata"} once it succeeded (or {"failed": CODE, "id"} when
+it was failed on purpose).
 --fail-first N fails the first N requests, --fail-every K every K-th,
 with --code (default UNAVAILABLE).  --delay-ms sleeps in each call
 before answering (a slow sink; --workers bounds the calls at once)."""
@@ -36,6 +37,7 @@ calls = [0]
 
 
 def forward_stream(req, ctx):
+    log.write({"received": req.id})
     with lock:
         calls[0] += 1
         n = calls[0]

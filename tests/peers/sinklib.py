@@ -69,7 +69,8 @@ def metadata(ctx):
 
 
 def serve(args, handlers):
-    """Serve the generic handlers until SIGTERM/SIGINT (exit 0)."""
+    """Serve the generic handlers until SIGTERM/SIGINT (exit 0, without
+    waiting for handlers still running)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
                          handlers=handlers,
                          options=[("grpc.so_reuseport", 0)])
@@ -89,3 +90,6 @@ def serve(args, handlers):
     signal.signal(signal.SIGINT, stop)
     done.wait()
     server.stop(1).wait()
+    # Handlers may still sleep (--delay-ms): do not wait for them.
+    sys.stdout.flush()
+    os._exit(0)
