@@ -177,7 +177,7 @@ target(const char *url)
 
 	if (target_parse(&A.o.chan.target, url, err, sizeof(err)) < 0)
 		usage("%s", err);
-	A.o.have_target = true;
+	A.o.url = url;
 }
 
 static void
@@ -322,7 +322,7 @@ check(void)
 
 	if (!bes && !store && !unary && !demo)
 		usage("--protocol %s: demo, bes, store or unary", p);
-	if (!A.o.have_target && !A.o.dry_run)
+	if (A.o.url == NULL && !A.o.dry_run)
 		usage("%s", "no server: give --to URL (or --dry-run)");
 	if (unary != (A.method != NULL))
 		usage("%s",

@@ -216,7 +216,7 @@ fwd_retry(
 {
 	char why[1200];
 
-	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.chan.target.authority,
+	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.url,
 	    what, grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
 	    st->message);
 	if (f->failed)

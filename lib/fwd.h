@@ -50,7 +50,7 @@ enum auth_header { AUTH_ENGFLOW, AUTH_BEARER };
 
 struct fwd_opts {
 	struct gchannel_opts chan;
-	bool have_target;
+	const char *url; /* the server as given, for diagnostics */
 	struct gmd headers[FWD_MAX_HEADERS]; /* --header */
 	size_t nheaders;
 	struct secret token;

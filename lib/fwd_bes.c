@@ -535,7 +535,7 @@ st_close(struct gcall *call, const struct gstatus *st_, void *ctx)
 		break;
 	case BES_FAIL:
 		fwd_fail(b->f, s.code, "%s: %s: %s%s%s; %s",
-		    fwd_opts(b->f)->chan.target.authority, name,
+		    fwd_opts(b->f)->url, name,
 		    grpc_status_name(s.code), *s.message != '\0' ? ": " : "",
 		    s.message, err);
 		break;
