@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clitab.h"
@@ -69,7 +70,7 @@ static const struct clitab options[] = {
 	{ "key", O_KEY, "FILE", "private key (PEM) of --cert" },
 	{ "lifecycle", O_LIFECYCLE, NULL, "bes: publish lifecycle events too" },
 	{ "linger", O_LINGER, "TIME",
-	    "store: wait this long for a batch to fill (default 50ms)" },
+	    "store: how long a batch waits to fill (default 50ms)" },
 	{ "max-record", 'm', "SIZE", "largest input record (default 4M)" },
 	{ "method", O_METHOD, "PATH",
 	    "unary: the method, /pkg.Service/Method" },
@@ -77,7 +78,7 @@ static const struct clitab options[] = {
 	{ "protocol", 'p', "NAME", "demo (default), bes, store or unary" },
 	{ "quiet", 'q', NULL, "print errors only" },
 	{ "retries", O_RETRIES, "N",
-	    "give up after N failed attempts in a row (default: never)" },
+	    "give up after N failures in a row (default: never)" },
 	{ "skip-unknown", O_SKIP_UNKNOWN, NULL,
 	    "pass over events the protocol cannot carry" },
 	{ "tee", O_TEE, NULL, "write each delivered event to stdout" },
@@ -338,6 +339,8 @@ check(void)
 		usage("--skip-unknown: the demo protocol takes every event");
 	if (A.o.tee && A.o.dry_run)
 		usage("%s", "--tee and --dry-run both write to stdout");
+	if (A.o.tee && isatty(STDOUT_FILENO))
+		usage("%s", "--tee: refusing to write records to a terminal");
 	if ((A.o.chan.tls.cert != NULL) != (A.o.chan.tls.key != NULL))
 		usage("%s", "--cert and --key go together");
 	if (secret_isset(&A.o.token) &&
@@ -362,6 +365,8 @@ main(int argc, char *argv[])
 	A.store.linger_ms = 50;
 	parse(argc, argv);
 	check();
+	if (A.o.url == NULL)
+		A.o.url = "(dry run)";
 	if ((f = fwd_new(&A.o, &status, err, sizeof(err))) == NULL)
 		die(status, "%s", err);
 	if (strcmp(A.protocol, "demo") == 0)

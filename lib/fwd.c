@@ -216,8 +216,8 @@ fwd_retry(
 {
 	char why[1200];
 
-	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.url,
-	    what, grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
+	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.url, what,
+	    grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
 	    st->message);
 	if (f->failed)
 		return false;
@@ -331,8 +331,9 @@ on_record(struct recin *r, const uint8_t *body, size_t len,
 		unlink_ev(f, ev);
 		free_ev(ev);
 		/* evpipe(7): bad input stops it, after what came before. */
-		lerr("%s: record %llu: %s", r->name,
-		    (unsigned long long)recin_count(r), err);
+		lerr("%s: record %llu at byte %llu: %s", r->name,
+		    (unsigned long long)recin_count(r),
+		    (unsigned long long)r->fr.rec_off, err);
 		if (f->status == EXIT_OK)
 			f->status = EXIT_DATA;
 		recin_stop(r);

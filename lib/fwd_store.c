@@ -43,6 +43,7 @@ struct store {
 	struct fwd_ev *qhead, *qtail; /* not sent yet, in input order */
 	size_t qn, qbytes;
 	struct batch *batches; /* in flight */
+	size_t sent; /* events in them */
 	struct loop_timer linger;
 	bool ending; /* the input is over: no more lingering */
 	struct retry retry;
@@ -103,6 +104,7 @@ dequeue(struct store *s)
 static void
 batch_free(struct store *s, struct batch *b)
 {
+	s->sent -= b->n;
 	if (b->prev != NULL)
 		b->prev->next = b->next;
 	else
@@ -259,7 +261,8 @@ pump(struct store *s, bool force)
 	struct batch *b;
 	size_t bytes, cap;
 
-	force = force || s->ending;
+	/* a window smaller than a batch would only ever linger */
+	force = force || s->ending || s->qn + s->sent >= fwd_opts(s->f)->window;
 	while (!s->blocked && !fwd_failed(s->f) && s->qn > 0 &&
 	    (force || s->qn >= s->o.batch || s->qbytes >= BATCH_BYTES)) {
 		if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -277,6 +280,7 @@ pump(struct store *s, bool force)
 		if ((b->next = s->batches) != NULL)
 			b->next->prev = b;
 		s->batches = b;
+		s->sent += b->n;
 		send_batch(s, b);
 	}
 	if (s->qn == 0 || s->blocked)

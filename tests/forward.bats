@@ -164,7 +164,7 @@ sys.exit(r.returncode)' "$@"
 	run forward --to grpc://127.0.0.1:$PORT --dead-letter dead.bin < ev.bin
 	echo "$output"
 	[ "$status" -eq 7 ]
-	[[ "${lines[0]}" == "forward: 127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: PERMISSION_DENIED: failing call "* ]]
+	[[ "${lines[0]}" == "forward: grpc://127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: PERMISSION_DENIED: failing call "* ]]
 	[ "${lines[1]}" = "forward: 2 undelivered events written to dead.bin" ]
 	cmp ev.bin dead.bin
 }
@@ -221,7 +221,7 @@ sys.exit(r.returncode)' "$@"
 	evcat -e "$DATA/man/events.jsonl" > text.bin
 	run forward -p unary --to grpc://127.0.0.1:$PORT --method /a.B/C < text.bin
 	[ "$status" -eq 65 ]
-	[ "$output" = "forward: stdin: record 1: event 1 has no protobuf or binary data" ]
+	[ "$output" = "forward: stdin: record 1 at byte 0: event 1 has no protobuf or binary data" ]
 }
 
 # ---- BES ----------------------------------------------------------------
@@ -328,7 +328,7 @@ sys.exit(r.returncode)' "$@"
 	run forward -p bes --to grpc://127.0.0.1:$PORT < ev.bin
 	echo "$output"
 	[ "$status" -eq 65 ]
-	[ "$output" = "forward: stdin: record 6: event 1 has no protobuf data" ]
+	[[ "$output" == "forward: stdin: record 6 at byte "*": event 1 has no protobuf data" ]]
 	[ "$(lines_matching bes.log '"commit"')" -eq 5 ]
 	sink bes2 bes_sink.py
 	forward -p bes --to grpc://127.0.0.1:$PORT --skip-unknown --tee < ev.bin > tee.bin
