@@ -221,8 +221,12 @@ fwd_retry(
 	    st->message);
 	if (f->failed)
 		return false;
-	if (retry_transient(st->code) && retry_later(r, why))
+	if (retry_transient(st->code) && retry_later(r, why)) {
+		/* retry_later tells each one with -v; say the first anyway */
+		if (r->failures == 1 && !logging(LOG_INFO))
+			lwarn("%s; retrying", why);
 		return true;
+	}
 	fwd_fail(f, st->code, "%s", why);
 	return false;
 }

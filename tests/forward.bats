@@ -197,6 +197,25 @@ sys.exit(r.returncode)' "$@"
 	! grep -q 'x-engflow\|authorization' demo.log
 }
 
+@test "grpcs:// checks the server's certificate (--cacert), or not (--insecure)" {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	    -keyout key.pem -out cert.pem 2> /dev/null
+	evcat -e "$DATA/man/events.jsonl" > ev.bin
+	sink demo demo_sink.py --tls cert.pem key.pem
+	forward --to grpcs://127.0.0.1:$PORT --cacert cert.pem < ev.bin
+	[ "$(lines_matching demo.log '"payload"')" -eq 2 ]
+	# not trusted: the server is never reached
+	run forward --to grpcs://127.0.0.1:$PORT --retries 1 < ev.bin
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"TLS handshake: self-signed certificate"* ]]
+	run forward --to grpcs://127.0.0.1:$PORT --insecure < ev.bin
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--insecure"* ]]
+	[ "$(lines_matching demo.log '"payload"')" -eq 4 ]
+}
+
 @test "unary --method: the proto_data value is the request" {
 	"$PYTHON3" - > ev.bin <<-'END'
 	import sys

@@ -1,7 +1,7 @@
 """What forward's test sinks (demo_sink.py, bes_sink.py, store_sink.py)
 share: the command line common to them, a JSON-lines log, and a grpcio
-server on loopback or a unix socket that prints "port N" once listening
-and stops on SIGTERM.
+server on loopback or a unix socket, cleartext or TLS (--tls CERT KEY),
+that prints "port N" once listening and stops on SIGTERM.
 
 The Python protobuf modules come from --pyout (default $FWD_PYOUT): the
 directory tests/peers/gen-forward wrote them to.  Services are served
@@ -29,6 +29,8 @@ def arguments(description):
     ap.add_argument("--log", metavar="FILE",
                     help="append one JSON line per request")
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="serve TLS with this certificate and key (PEM)")
     return ap
 
 
@@ -74,11 +76,15 @@ def serve(args, handlers):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
                          handlers=handlers,
                          options=[("grpc.so_reuseport", 0)])
-    if args.unix:
-        server.add_insecure_port("unix:" + args.unix)
-        port = 0
+    address = "unix:" + args.unix if args.unix else "127.0.0.1:%d" % args.port
+    if args.tls:
+        with open(args.tls[0], "rb") as c, open(args.tls[1], "rb") as k:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        port = server.add_secure_port(address, creds)
     else:
-        port = server.add_insecure_port("127.0.0.1:%d" % args.port)
+        port = server.add_insecure_port(address)
+    if args.unix:
+        port = 0
     server.start()
     print("port %d" % port, flush=True)
     done = threading.Event()
