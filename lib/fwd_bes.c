@@ -67,6 +67,7 @@ struct bstream {
 	int component;
 	struct bes_stream s;
 	struct gcall *call;
+	struct loop_timer closing; /* the end of the call after half-close */
 	struct retry retry;
 	bool retrying; /* the retry timer is set */
 	bool finished; /* ended OK after its last event (or lifecycle only) */
@@ -285,6 +286,7 @@ evict(struct bes *b)
 		*pp = old->hnext;
 		b->nst--;
 		retry_cancel(&old->retry);
+		loop_timer_stop(&old->closing);
 		bes_free(&old->s);
 		free(old);
 	}
@@ -310,6 +312,7 @@ unpark(struct bstream *st)
 }
 
 static void retry_open(struct retry *, void *);
+static void closing_expired(struct loop_timer *);
 
 static uint64_t
 key_hash(const char *build, const char *inv, int comp)
@@ -359,6 +362,7 @@ stream_get(struct bes *b, const SID *sid)
 	st->invocation_id = memcpy((char *)(st + 1) + bl + 1, inv, il + 1);
 	st->component = comp;
 	bes_init(&st->s);
+	loop_timer_init(&st->closing, closing_expired, st);
 	fwd_retry_init(b->f, &st->retry, retry_open, st);
 	st->hnext = b->st[h & (b->stcap - 1)];
 	b->st[h & (b->stcap - 1)] = st;
@@ -381,6 +385,35 @@ stream_name(const struct bstream *st, char *buf, size_t len)
 	    v != NULL ? v->name : num);
 }
 
+static void st_close(struct gcall *, const struct gstatus *, void *);
+
+/*
+ * engflow.md 3.2: half-close after the last event; the server then ends
+ * the call.  One that does not within --timeout (bazel#13689 hangs on
+ * such a server) is given up on: with everything acked the stream is
+ * done anyway, else it is retried.
+ */
+static void
+half_close(struct bstream *st)
+{
+	gcall_close_send(st->call);
+	st->s.half_closed = true;
+	loop_timer_in(&st->closing, fwd_opts(st->b->f)->timeout_ms);
+}
+
+static void
+closing_expired(struct loop_timer *t)
+{
+	struct bstream *st = t->ctx;
+	struct gcall *call = st->call;
+	struct gstatus s = { GRPC_DEADLINE_EXCEEDED,
+		"no status from the server after the half-close" };
+
+	gcall_set_handlers(call, NULL, NULL);
+	gcall_cancel(call);
+	st_close(call, &s, st);
+}
+
 /* Nothing more comes for this stream: half-close after what is queued. */
 static void
 stream_end(struct bstream *st)
@@ -389,10 +422,8 @@ stream_end(struct bstream *st)
 		return;
 	st->s.last = true;
 	if (st->call != NULL) {
-		if (bes_want_half_close(&st->s)) {
-			gcall_close_send(st->call);
-			st->s.half_closed = true;
-		}
+		if (bes_want_half_close(&st->s))
+			half_close(st);
 	} else if (bes_unacked(&st->s) == 0 && !st->retrying) {
 		stream_finished(st);
 	}
@@ -450,11 +481,8 @@ pump(struct bstream *st)
 
 	while ((ev = bes_next(&st->s, &seq)) != NULL)
 		gcall_send(st->call, ev->req, ev->reqlen);
-	if (bes_want_half_close(&st->s)) {
-		/* engflow.md 3.2: half-close after the last event */
-		gcall_close_send(st->call);
-		st->s.half_closed = true;
-	}
+	if (bes_want_half_close(&st->s))
+		half_close(st);
 }
 
 static void delivered(struct bes *, struct fwd_ev *);
@@ -512,6 +540,7 @@ st_close(struct gcall *call, const struct gstatus *st_, void *ctx)
 	char err[300], name[1400], msg[1600];
 
 	st->call = NULL;
+	loop_timer_stop(&st->closing);
 	if (fwd_failed(b->f))
 		return;
 	stream_name(st, name, sizeof(name));
@@ -535,9 +564,8 @@ st_close(struct gcall *call, const struct gstatus *st_, void *ctx)
 		break;
 	case BES_FAIL:
 		fwd_fail(b->f, s.code, "%s: %s: %s%s%s; %s",
-		    fwd_opts(b->f)->url, name,
-		    grpc_status_name(s.code), *s.message != '\0' ? ": " : "",
-		    s.message, err);
+		    fwd_opts(b->f)->url, name, grpc_status_name(s.code),
+		    *s.message != '\0' ? ": " : "", s.message, err);
 		break;
 	}
 }
@@ -944,6 +972,7 @@ abort_all(void *ctx)
 	for (i = 0; i < b->stcap; i++)
 		for (st = b->st[i]; st != NULL; st = st->hnext) {
 			retry_cancel(&st->retry);
+			loop_timer_stop(&st->closing);
 			if (st->call != NULL) {
 				gcall_set_handlers(st->call, NULL, NULL);
 				gcall_cancel(st->call);

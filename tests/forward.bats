@@ -287,6 +287,17 @@ sys.exit(r.returncode)' "$@"
 	[ "$(evcat dead.bin | wc -l)" -eq 20 ]
 }
 
+@test "bes: a server that never ends the call after the half-close" {
+	events make --invocations 2 --events 10 > ev.bin
+	sink bes bes_sink.py --hang
+	run forward -p bes --to grpc://127.0.0.1:$PORT --timeout 300ms < ev.bin
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "forward: stream build-0/inv-000"[01]"/TOOL: status DEADLINE_EXCEEDED after every event was acked" ]]
+	run events check-bes ev.bin bes.log
+	[ "$status" -eq 0 ]
+}
+
 @test "bes: the sink restarts 10 times; every event arrives, in order" {
 	events make --invocations 4 --events 500 --interleave --ack > ev.bin
 	sock=$BATS_TEST_TMPDIR/bes.sock

@@ -4,7 +4,7 @@ a test sink for forward --protocol bes, with the checks a real BES makes
 and the faults the tests need.
 
   bes_sink.py [--port N | --unix PATH] [--log FILE] [--drop-every N]
-              [--ack-out-of-order] [--delay-ms MS]
+              [--ack-out-of-order] [--delay-ms MS] [--hang]
 
 PublishBuildToolEventStream: per stream (build_id, invocation_id,
 component), sequence numbers must continue where the committed ones end
@@ -28,7 +28,8 @@ the same --log goes on from the committed numbers in it.
 --drop-every N: after every N-th event received (all calls counted,
 committed but not acked) the call fails UNAVAILABLE.
 --ack-out-of-order: acks come in pairs, the second event first.
---delay-ms: wait this long before each ack."""
+--delay-ms: wait this long before each ack.
+--hang: never end a call after the client half-closed (bazel#13689)."""
 import hashlib
 import json
 import os
@@ -43,6 +44,7 @@ ap = sinklib.arguments("Build Event Service sink")
 ap.add_argument("--drop-every", type=int, default=0)
 ap.add_argument("--ack-out-of-order", action="store_true")
 ap.add_argument("--delay-ms", type=int, default=0)
+ap.add_argument("--hang", action="store_true")
 args = ap.parse_args()
 sinklib.load_path(args)
 from google.devtools.build.v1 import publish_build_event_pb2 as pb  # noqa
@@ -127,6 +129,8 @@ def stream(requests, ctx):
         yield ack
     log.write({"half_close": list(key) if expected else None,
                "call": call})
+    if args.hang:
+        time.sleep(3600)
 
 
 def lifecycle(req, ctx):
