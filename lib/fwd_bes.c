@@ -512,8 +512,8 @@ st_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 
 	r = google__devtools__build__v1__publish_build_tool_event_stream_response__unpack(
 	    NULL, n, p);
-	stream_name(st, name, sizeof(name));
 	if (r == NULL) {
+		stream_name(st, name, sizeof(name));
 		fwd_fail(
 		    st->b->f, GRPC_INTERNAL, "%s: an ack does not parse", name);
 		return 0;
@@ -521,6 +521,7 @@ st_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	ev = bes_ack(&st->s, r->sequence_number, err, sizeof(err));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	if (ev == NULL) {
+		stream_name(st, name, sizeof(name));
 		fwd_fail(
 		    st->b->f, GRPC_FAILED_PRECONDITION, "%s: %s", name, err);
 		return 0;
