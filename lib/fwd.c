@@ -427,6 +427,10 @@ quit(struct fwd *f)
 	loop_timer_stop(&f->outwait);
 	linfo("%llu events delivered%s", (unsigned long long)f->delivered,
 	    f->skipped > 0 ? " (some without sending)" : "");
+	if (f->o.acked_to != NULL && outbuf_pending(&f->ackw.out) > 0)
+		lwarn("%s: nobody reads it: acks not written (the source "
+		      "will deliver those events again)",
+		    f->o.acked_to);
 	loop_quit(f->status);
 }
 
