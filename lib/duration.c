@@ -182,3 +182,24 @@ duration_format(char *buf, int64_t d)
 		*--w = '-';
 	return snprintf(buf, DURATION_MAX, "%s", w);
 }
+
+/* Options: "50ms", "1m30s", "1.5h", or a bare number of seconds. */
+int
+duration_ms(const char *s, int64_t *out)
+{
+	const int64_t year = 366LL * 24 * 3600 * 1000000000;
+	char buf[64];
+	int64_t ns;
+
+	if (!(*s == '.' || (*s >= '0' && *s <= '9')))
+		return -1;
+	if (s[strspn(s, "0123456789.")] == '\0') {
+		if (snprintf(buf, sizeof(buf), "%ss", s) >= (int)sizeof(buf))
+			return -1;
+		s = buf;
+	}
+	if (duration_parse(s, &ns) < 0 || ns < 0 || ns > year)
+		return -1;
+	*out = ns / 1000000;
+	return 0;
+}

@@ -15,4 +15,10 @@
 int duration_parse(const char *, int64_t *);
 int duration_format(char *, int64_t);
 
+/*
+ * For options: milliseconds (rounded down) of a duration that is not
+ * negative and at most a year; a bare number is seconds ("2" is 2s).
+ */
+int duration_ms(const char *, int64_t *);
+
 #endif

@@ -32,6 +32,44 @@ fmt(int64_t d, const char *want)
 	is_str(buf, want, "format %lld", (long long)d);
 }
 
+/* duration_ms, for options: --linger 50ms, --drain-timeout 30s. */
+static void
+test_ms(void)
+{
+	static const struct {
+		const char *s;
+		int64_t ms;
+	} good[] = {
+		{ "50ms", 50 },
+		{ "30s", 30000 },
+		{ "1m30s", 90000 },
+		{ "1.5h", 5400000 },
+		{ "2", 2000 },
+		{ "0", 0 },
+		{ "0.25s", 250 },
+		{ "0.25", 250 },
+		{ "1500us", 1 },
+		{ "999999ns", 0 },
+		{ "1h1m1s1ms", 3661001 },
+		{ "8784h", 8784LL * 3600000 },
+	};
+	static const char *bad[] = { "", "s", "ms", "-1s", "+1s", "1x", "1s2",
+		"1e3s", "0x10s", ".s", "1..2s", "1 s", "9999h", "8784h1ns" };
+	int64_t ms;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int r;
+
+		ms = -1;
+		r = duration_ms(good[i].s, &ms);
+		ok(r == 0 && ms == good[i].ms, "%s is %lld ms (got %lld)",
+		    good[i].s, (long long)good[i].ms, (long long)ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(duration_ms(bad[i], &ms) == -1, "\"%s\" refused", bad[i]);
+}
+
 int
 main(void)
 {
@@ -119,5 +157,6 @@ main(void)
 	fmt(-s / 2, "-500ms");
 	fmt(INT64_MAX, "2562047h47m16.854775807s");
 	fmt(INT64_MIN, "-2562047h47m16.854775808s");
+	test_ms();
 	return done_testing();
 }
