@@ -697,6 +697,20 @@ for i in range(3):
 	[ "${lines[0]}" = '{"count": 6}' ]
 }
 
+@test "a pipeline: store put --tee | forward -p store | store serve, with a token" {
+	use sqlite
+	echo tok3n > token
+	serve -d served.db --token-file token
+	evcat ev.bin | sed 's/^{/{"evpipeack":"a",/' | evcat -e > acked.bin
+	store put "${DB[@]}" --tee < acked.bin |
+	    forward -p store -t "grpc://127.0.0.1:$PORT" --auth-header bearer \
+	    --token-file token --tee > delivered.bin
+	cmp acked.bin delivered.bin
+	# both stores hold the events as they came
+	store scan "${DB[@]}" | cmp - acked.bin
+	store scan -d served.db | cmp - acked.bin
+}
+
 # ---- many clients, several servers --------------------------------------
 
 @test "sqlite: 20 clients at once, every put acked, every event stored once" {
