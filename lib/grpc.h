@@ -112,5 +112,7 @@ int gserver_port(const struct gserver *);
 void gserver_shutdown(struct gserver *, int64_t, void (*)(void *), void *);
 void gserver_free(struct gserver *);
 void gserver_set_health(struct gserver *, const char *, int);
+int gserver_reflect_add(
+    struct gserver *, const uint8_t *, size_t, char *, size_t);
 
 #endif

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "descset.h"
 #include "exitcode.h"
+#include "grpc_reflection.h"
 #include "h2conn.h"
 #include "health.pb-c.h"
 #include "log.h"
@@ -46,6 +48,7 @@ struct gserver {
 	struct health_entry health[MAX_HEALTH];
 	size_t nhealth;
 	struct watcher *watchers;
+	struct descset *desc; /* what reflection describes */
 	/* graceful shutdown */
 	bool shutting;
 	int64_t grace_until;
@@ -323,7 +326,32 @@ gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 	gserver_add(s, &check);
 	gserver_add(s, &watch);
 	gserver_set_health(s, "", 1);
+	s->desc = descset_new();
+	if (descset_add(s->desc, evpipe_descriptor_set,
+		evpipe_descriptor_set_len, err, errlen) < 0)
+		die(EXIT_INTERNAL, "%s", err);
+	reflection_register(s);
 	return s;
+}
+
+/* Describe more .proto files by reflection (a protoc descriptor set). */
+int
+gserver_reflect_add(
+    struct gserver *s, const uint8_t *set, size_t len, char *err, size_t errlen)
+{
+	return descset_add(s->desc, set, len, err, errlen);
+}
+
+const struct descset *
+gserver_descset(const struct gserver *s)
+{
+	return s->desc;
+}
+
+const char *
+gserver_method_path(const struct gserver *s, size_t i)
+{
+	return i < s->nmethods ? s->methods[i].path : NULL;
 }
 
 void
@@ -423,6 +451,7 @@ gserver_free(struct gserver *s)
 		loop_io_del(&s->io);
 		close(s->fd);
 	}
+	descset_free(s->desc);
 	SSL_CTX_free(s->tls);
 	free(s);
 }

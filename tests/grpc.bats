@@ -305,3 +305,71 @@ last() { printf '%s\n' "$output" | tail -n 1; }
 	jsub "$(last)" '{"status":"OK"}'
 	grep -q "127.0.0.1:$target" proxy.err
 }
+
+reflect() { "$PYTHON3" "$PEERS/reflect_client.py" --pyout "$PYOUT" "127.0.0.1:$PORT" "$@"; }
+
+@test "reflection: services, files, symbols and errors, v1 and v1alpha" {
+	c_server
+	run reflect list file:health.proto symbol:evpipe.test.Echo \
+	    symbol:evpipe.test.Echo.Bidi symbol:evpipe.test.EchoRequest.payload \
+	    symbol:grpc.health.v1.HealthCheckResponse.ServingStatus \
+	    symbol:grpc.health.v1.HealthCheckResponse.SERVING \
+	    symbol:google.rpc.Status symbol:nosuch.Thing file:nosuch.proto \
+	    ext:google.rpc.Status:7 extnums:google.rpc.Status extnums:nosuch.T none
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 15 ]
+	jsub "${lines[0]}" '{"services":["evpipe.test.Echo","grpc.health.v1.Health","grpc.reflection.v1.ServerReflection","grpc.reflection.v1alpha.ServerReflection"],"echo":"list"}'
+	jsub "${lines[1]}" '{"files":["health.proto"],"echo":"file:health.proto"}'
+	jsub "${lines[2]}" '{"files":["echo.proto"]}'
+	jsub "${lines[3]}" '{"files":["echo.proto"]}'
+	jsub "${lines[4]}" '{"files":["echo.proto"]}'
+	jsub "${lines[5]}" '{"files":["health.proto"]}'
+	jsub "${lines[6]}" '{"files":["health.proto"]}'
+	# a file comes with what it imports
+	jsub "${lines[7]}" '{"files":["google/rpc/status.proto","google/protobuf/any.proto"]}'
+	jsub "${lines[8]}" '{"error":{"code":5},"echo":"symbol:nosuch.Thing"}'
+	jsub "${lines[9]}" '{"error":{"code":5}}'
+	jsub "${lines[10]}" '{"error":{"code":5},"echo":"ext:google.rpc.Status:7"}'
+	jsub "${lines[11]}" '{"extension_numbers":{"type":"google.rpc.Status","numbers":[]}}'
+	jsub "${lines[12]}" '{"error":{"code":5}}'
+	jsub "${lines[13]}" '{"error":{"code":12},"echo":"none"}'
+	jsub "$(last)" '{"status":"OK"}'
+	run reflect --v1alpha --host myhost list symbol:grpc.reflection.v1alpha.ServerReflection
+	jsub "${lines[0]}" '{"services":["evpipe.test.Echo","grpc.health.v1.Health","grpc.reflection.v1.ServerReflection","grpc.reflection.v1alpha.ServerReflection"],"host":"myhost"}'
+	jsub "${lines[1]}" '{"files":["grpc/reflection/v1alpha/reflection.proto"]}'
+	jsub "$(last)" '{"status":"OK"}'
+}
+
+@test "reflection: a client that knows no .proto calls every kind" {
+	c_server
+	run reflect call /evpipe.test.Echo/Unary '{"text":"hi","payload":"AAEC"}'
+	jsub "${lines[0]}" '{"method":{"input":"evpipe.test.EchoRequest","output":"evpipe.test.EchoReply","client_streaming":false,"server_streaming":false}}'
+	jsub "${lines[1]}" '{"reply":{"text":"hi","payload":"AAEC"}}'
+	jsub "$(last)" '{"status":"OK"}'
+	run reflect call /evpipe.test.Echo/ServerStream '{"text":"s","count":3}'
+	jsub "${lines[0]}" '{"method":{"client_streaming":false,"server_streaming":true}}'
+	[ "${#lines[@]}" -eq 5 ]
+	jsub "${lines[3]}" '{"reply":{"text":"s","index":2}}'
+	run reflect call /evpipe.test.Echo/Bidi '[{"text":"a"},{"text":"b"}]'
+	jsub "${lines[0]}" '{"method":{"client_streaming":true,"server_streaming":true}}'
+	jsub "${lines[2]}" '{"reply":{"text":"b","index":1}}'
+	run reflect call /grpc.health.v1.Health/Check '{}'
+	jsub "${lines[1]}" '{"reply":{"status":"SERVING"}}'
+	# reflection describes itself: a bidi stream
+	run reflect call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo \
+	    '[{"fileByFilename":"health.proto"},{"listServices":""}]'
+	jsub "${lines[0]}" '{"method":{"client_streaming":true,"server_streaming":true}}'
+	jsub "${lines[2]}" '{"reply":{"originalRequest":{"listServices":""},"listServicesResponse":{"service":[{"name":"evpipe.test.Echo"},{"name":"grpc.health.v1.Health"},{"name":"grpc.reflection.v1.ServerReflection"},{"name":"grpc.reflection.v1alpha.ServerReflection"}]}}}'
+	jsub "$(last)" '{"status":"OK"}'
+}
+
+@test "reflection: 2000 requests on one stream, answered in order" {
+	c_server
+	args=()
+	for i in $(seq 1000); do args+=(symbol:google.rpc.Status "file:f$i.proto"); done
+	run reflect "${args[@]}"
+	[ "${#lines[@]}" -eq 2001 ]
+	jsub "${lines[1998]}" '{"files":["google/rpc/status.proto","google/protobuf/any.proto"]}'
+	jsub "${lines[1999]}" '{"error":{"code":5},"echo":"file:f1000.proto"}'
+	jsub "$(last)" '{"status":"OK"}'
+}

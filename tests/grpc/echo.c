@@ -28,6 +28,10 @@
 #include "loop.h"
 #include "sig.h"
 
+/* tests/proto/echo.proto for reflection, made by protoc and scripts/embed */
+extern const uint8_t echo_descriptor_set[];
+extern const size_t echo_descriptor_set_len;
+
 typedef Evpipe__Test__EchoRequest Req;
 typedef Evpipe__Test__EchoReply Rep;
 
@@ -57,6 +61,8 @@ struct scall {
 	int nreq;
 	char text[4096];
 	size_t tlen;
+	uint8_t *payload; /* Unary: echoed */
+	size_t plen;
 	int status;
 	char status_message[512];
 	int sleep_ms;
@@ -127,7 +133,7 @@ static void
 answer(struct scall *sc)
 {
 	if (sc->kind == 'u') {
-		send_reply(sc->call, sc->text, NULL, 0, 0, 0);
+		send_reply(sc->call, sc->text, sc->payload, sc->plen, 0, 0);
 		finish(sc);
 	} else if (sc->kind == 's') {
 		stream_more(sc);
@@ -179,8 +185,12 @@ s_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	if (sc->kind == 'b')
 		send_reply(call, req->text, req->payload.data, req->payload.len,
 		    sc->nreq, 0);
-	else if (sc->kind == 'u' && req->payload.len > 0)
-		snprintf(sc->text, sizeof(sc->text), "%s", req->text);
+	else if (sc->kind == 'u' && sc->nreq == 0 && req->payload.len > 0) {
+		if ((sc->payload = malloc(req->payload.len)) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		memcpy(sc->payload, req->payload.data, req->payload.len);
+		sc->plen = req->payload.len;
+	}
 	sc->nreq++;
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return 0;
@@ -222,6 +232,7 @@ s_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	struct scall *sc = ctx;
 
 	loop_timer_stop(&sc->timer);
+	free(sc->payload);
 	free(sc);
 }
 
@@ -311,6 +322,9 @@ run_server(int argc, char **argv)
 		m.ctx = (void *)&kinds[i];
 		gserver_add(server, &m);
 	}
+	if (gserver_reflect_add(server, echo_descriptor_set,
+		echo_descriptor_set_len, err, sizeof(err)) < 0)
+		die(EXIT_INTERNAL, "%s", err);
 	sig_init(server_signal, NULL);
 	printf("port %d\n", gserver_port(server));
 	fflush(stdout);
