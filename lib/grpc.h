@@ -63,8 +63,12 @@ struct gchannel_opts {
 	uint32_t max_recv; /* 0: 4 MiB */
 	int64_t keepalive_ms; /* 0: off (then at least 10 s) */
 	int64_t keepalive_timeout_ms; /* 0: 20 s */
-	int64_t connect_timeout_ms; /* 0: 20 s */
+	int64_t connect_timeout_ms; /* to the server's SETTINGS; >= 20 s */
 	const char *proxy; /* http://[user:pass@]host:port or NULL */
+	/* A connection was established (the server's SETTINGS arrived):
+	 * where connection-backoff resets, e.g. retry_progress(). */
+	void (*on_connect)(void *);
+	void *on_connect_ctx;
 };
 
 struct gchannel *gchannel_new(const struct gchannel_opts *, char *, size_t);
