@@ -6,10 +6,9 @@
 
 #include "descset.h"
 #include "errf.h"
-#include "exitcode.h"
 #include "google/protobuf/descriptor.pb-c.h"
-#include "log.h"
 #include "varint.h"
+#include "xalloc.h"
 
 typedef Google__Protobuf__FileDescriptorProto FileProto;
 typedef Google__Protobuf__DescriptorProto MessageProto;
@@ -51,9 +50,7 @@ grow(void *p, size_t *cap, size_t n, size_t size)
 	if (n < *cap)
 		return p;
 	*cap = *cap != 0 ? *cap * 2 : 64;
-	if ((p = realloc(p, *cap * size)) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
+	return xrealloc(p, *cap * size);
 }
 
 /* scope "." name, or name alone at the top of an unnamed package. */
@@ -61,10 +58,8 @@ static char *
 join(const char *scope, const char *name)
 {
 	size_t s = scope != NULL ? strlen(scope) : 0, n = strlen(name);
-	char *p = malloc(s + n + 2);
+	char *p = xmalloc(s + n + 2);
 
-	if (p == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	if (s > 0) {
 		memcpy(p, scope, s);
 		p[s++] = '.';
@@ -185,11 +180,7 @@ sort_symbols(struct descset *d)
 struct descset *
 descset_new(void)
 {
-	struct descset *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return d;
+	return xcalloc(1, sizeof(struct descset));
 }
 
 void
@@ -362,11 +353,9 @@ size_t
 descset_closure(const struct descset *d, const struct descfile *f,
     const struct descfile **out, size_t max)
 {
-	bool *seen = calloc(d->nfiles, sizeof(*seen));
+	bool *seen = xcalloc(d->nfiles, sizeof(*seen));
 	size_t n = 0;
 
-	if (seen == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	visit(d, file_index(d, f), seen, out, max, &n);
 	free(seen);
 	return n;

@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "h2conn.h"
 #include "log.h"
+#include "xalloc.h"
 
 struct gchannel {
 	struct gchannel_opts o;
@@ -98,10 +99,8 @@ proxy_for(struct gchannel *ch)
 struct gchannel *
 gchannel_new(const struct gchannel_opts *o, char *err, size_t errlen)
 {
-	struct gchannel *ch = calloc(1, sizeof(*ch));
+	struct gchannel *ch = xcalloc(1, sizeof(*ch));
 
-	if (ch == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	ch->o = *o;
 	if (ch->o.max_recv == 0)
 		ch->o.max_recv = GRPC_MAX_RECV_DEFAULT;

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exitcode.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc_reflection.h"
-#include "log.h"
+#include "xalloc.h"
 
 /* v1alpha is v1 under another package name: the same bytes. */
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
@@ -220,10 +219,8 @@ static const struct gcall_handlers handlers = {
 static void
 on_call(struct gcall *call, void *ctx)
 {
-	struct rcall *rc = calloc(1, sizeof(*rc));
+	struct rcall *rc = xcalloc(1, sizeof(*rc));
 
-	if (rc == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	rc->s = ctx;
 	gcall_set_handlers(call, &handlers, rc);
 }

@@ -18,6 +18,7 @@
 #include "h2conn.h"
 #include "health.pb-c.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define MAX_METHODS 64
 #define MAX_CONNS 256
@@ -134,8 +135,7 @@ health_half_close(struct gcall *call, void *ctx)
 		gcall_finish(call, GRPC_OK, NULL);
 		return;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	w = xcalloc(1, sizeof(*w));
 	w->call = call;
 	snprintf(w->name, sizeof(w->name), "%s", hc->name);
 	w->sent = st < 0 ? 3 : st;
@@ -168,10 +168,8 @@ static const struct gcall_handlers health_handlers = {
 static void
 health_call(struct gcall *call, void *ctx, bool watch)
 {
-	struct health_call *hc = calloc(1, sizeof(*hc));
+	struct health_call *hc = xcalloc(1, sizeof(*hc));
 
-	if (hc == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	hc->s = ctx;
 	hc->watch = watch;
 	gcall_set_handlers(call, &health_handlers, hc);
@@ -292,14 +290,12 @@ dispatch(struct h2conn *c, struct gcall *call, void *ctx)
 struct gserver *
 gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 {
-	struct gserver *s = calloc(1, sizeof(*s));
+	struct gserver *s = xcalloc(1, sizeof(*s));
 	struct gserver_method check = { "/grpc.health.v1.Health/Check",
 		health_check, s },
 			      watch = { "/grpc.health.v1.Health/Watch",
 				      health_watch, s };
 
-	if (s == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	s->o = *o;
 	if (s->o.max_recv == 0)
 		s->o.max_recv = GRPC_MAX_RECV_DEFAULT;

@@ -17,6 +17,7 @@
 #include "exitcode.h"
 #include "h2conn.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define READ_CHUNK (64 * 1024)
 #define OUT_HIGH (64 * 1024)
@@ -75,34 +76,6 @@ static void conn_free(struct h2conn *);
 static bool grpc_content_type(const char *);
 static void call_deliver_close(struct gcall *);
 static void call_free(struct gcall *);
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n != 0 ? n : 1);
-
-	if (p == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n != 0 ? n : 1)) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
-}
-
-static char *
-xstrndup(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* Make room for n more bytes at *len in a growing buffer. */
 static uint8_t *
@@ -482,9 +455,11 @@ call_drain_held(struct gcall *call)
 /* ---- sending -------------------------------------------------------- */
 
 /*
- * Fires when nghttp2 wants DATA for a call's stream: hands over queued
- * message bytes, defers while the queue is empty, ends the stream (or,
- * on a server, sends the trailers) once the queue is drained and closed.
+ * Fires when nghttp2 wants DATA for a call's stream (and the peer's
+ * window allows): hands over queued message bytes, defers while the
+ * queue is empty, ends the stream (or, on a server, sends the
+ * trailers) once the queue is drained and closed.  Invariant: bytes
+ * leave in queue order and the end never overtakes a message.
  */
 static ssize_t
 data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
@@ -1248,7 +1223,9 @@ on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 /*
  * Fires when a stream is closed, for whatever reason (END_STREAM both
  * ways, RST_STREAM either way, GOAWAY refusal).  The call ends here,
- * unless messages are still held for a paused consumer.
+ * unless messages are still held for a paused consumer.  Invariant:
+ * from here on no nghttp2 callback reaches the call (its stream user
+ * data is cleared), and it never submits on the stream again.
  */
 static int
 on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *user)
