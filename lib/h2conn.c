@@ -51,9 +51,10 @@ struct gcall {
 	size_t held_len, held_cap;
 	bool paused, peer_done, failed_recv;
 
-	/* Sending. */
+	/* Sending: whole messages (prefix and body) in sq[sq_off..sq_len);
+	 * sq_next is where the first message not yet begun starts. */
 	uint8_t *sq;
-	size_t sq_off, sq_len, sq_cap;
+	size_t sq_off, sq_len, sq_cap, sq_next;
 	bool send_closed, deferred, notify_writable;
 	bool headers_sent; /* server: response headers submitted */
 	bool not_grpc; /* server: answered 415, draining the body */
@@ -454,6 +455,13 @@ call_drain_held(struct gcall *call)
 
 /* ---- sending -------------------------------------------------------- */
 
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
 /*
  * Fires when nghttp2 wants DATA for a call's stream (and the peer's
  * window allows): hands over queued message bytes, defers while the
@@ -471,10 +479,14 @@ data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
 
 	if (n > length)
 		n = length;
-	memcpy(buf, call->sq + call->sq_off, n);
+	if (n > 0)
+		memcpy(buf, call->sq + call->sq_off, n);
 	call->sq_off += n;
+	while (call->sq_next < call->sq_off)
+		call->sq_next += GRPC_PREFIX +
+		    be32(call->sq + call->sq_next + 1);
 	if (call->sq_off == call->sq_len)
-		call->sq_off = call->sq_len = 0;
+		call->sq_off = call->sq_len = call->sq_next = 0;
 	if (was_high && call->sq_len - call->sq_off < GCALL_SEND_LOW) {
 		call->notify_writable = true;
 		kick(call->conn);
@@ -572,6 +584,16 @@ queue_message(struct gcall *call, size_t n)
 	if (call->closed || call->send_closed || call->finishing ||
 	    call->override >= 0 || n > UINT32_MAX)
 		return NULL;
+	/* A queue that never quite empties (a slow peer, a steady
+	 * producer) must not creep through memory: move the unsent
+	 * bytes to the front once the sent ones are the larger part. */
+	if (call->sq_off > 0 && call->sq_off >= call->sq_len - call->sq_off) {
+		memmove(call->sq, call->sq + call->sq_off,
+		    call->sq_len - call->sq_off);
+		call->sq_len -= call->sq_off;
+		call->sq_next -= call->sq_off;
+		call->sq_off = 0;
+	}
 	dst = grow(&call->sq, &call->sq_len, &call->sq_cap, GRPC_PREFIX + n);
 	grpc_prefix_put(dst, (uint32_t)n);
 	call->sq_len += GRPC_PREFIX + n;
@@ -694,7 +716,10 @@ h2call_reject(struct gcall *call, int code, const char *message)
 {
 	if (call->finishing)
 		return;
-	call->sq_off = call->sq_len = 0;
+	/* Unsent messages go; one already begun is finished, so the
+	 * peer's de-framer stays in step. */
+	call->sq_len = call->sq_next > call->sq_off ? call->sq_next :
+						      call->sq_off;
 	gcall_finish(call, code, message);
 }
 

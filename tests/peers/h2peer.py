@@ -136,6 +136,18 @@ class Conn:
         except (EOFError, OSError):
             pass
 
+    def close(self):
+        """Close after what was sent: FIN, then read until the peer
+        closes too.  (close() with unread input sends a TCP reset, and
+        the peer's kernel may drop our last frames unread.)"""
+        self.sock.shutdown(socket.SHUT_WR)
+        self.sock.settimeout(10)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+
 
 def serve_one(conn, scenario):
     if scenario == "silent":
@@ -149,8 +161,7 @@ def serve_one(conn, scenario):
         return
     if scenario == "settings-close":
         conn.send(frame(SETTINGS, 0, 0))
-        conn.sock.shutdown(socket.SHUT_WR)
-        conn.drain()
+        conn.close()
         return
     conn.send(frame(SETTINGS, 0, 0))
     conn.no_ping_ack = scenario == "too-many-pings"
@@ -175,6 +186,7 @@ def serve_one(conn, scenario):
     elif scenario == "goaway-error":
         conn.send(headers(sid, RESPONSE) + data(sid, message(0)) +
                   goaway(sid, INTERNAL_ERROR, b"boom"))
+        conn.close()
         return
     elif scenario == "too-many-pings":
         conn.send(headers(sid, RESPONSE))
@@ -182,6 +194,7 @@ def serve_one(conn, scenario):
             ftype, flags, _, _ = conn.read_frame()
             if ftype == PING and not flags & ACK:
                 conn.send(goaway(sid, ENHANCE_YOUR_CALM, b"too_many_pings"))
+                conn.close()
                 return
     elif scenario == "hang":
         conn.send(headers(sid, RESPONSE))
