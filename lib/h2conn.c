@@ -897,10 +897,13 @@ trace_field(char *buf, size_t cap, size_t *len, const uint8_t *name,
 		memcpy(buf + *len, ", ", 2);
 		*len += 2;
 	}
+	/* Leave room to say the list was cut. */
 	*len += grpc_md_trace(buf + *len, cap - *len - 4, (const char *)name,
 	    nlen, (const char *)value, vlen);
-	if (*len + 5 >= cap)
-		memcpy(buf + *len, " ...", 5), *len += 4;
+	if (*len + 5 >= cap) {
+		memcpy(buf + *len, " ...", 5);
+		*len += 4;
+	}
 }
 
 /*
@@ -1781,6 +1784,12 @@ keepalive_fired(struct loop_timer *t)
 	/* A8: keepalive time counts from the last byte read. */
 	if (idle < c->keepalive_ms) {
 		loop_timer_in(&c->keepalive, c->keepalive_ms - idle);
+		return;
+	}
+	/* A8: KEEPALIVE_WITHOUT_CALLS is off: an idle connection is not
+	 * pinged (servers count that as abuse, A9). */
+	if (c->calls == NULL) {
+		loop_timer_in(&c->keepalive, c->keepalive_ms);
 		return;
 	}
 	nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);

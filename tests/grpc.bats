@@ -50,9 +50,12 @@ PKI() { echo "$BATS_FILE_TMPDIR/pki/$1"; }
 start_server() {
 	local name=$1 i
 	shift
+	# truncated here, not by the background shell: a stale "port" line
+	# from an earlier server of that name must not be read
+	: > "$name.out"
 	"$@" > "$name.out" 2> "$name.err" &
 	echo $! >> servers.pid
-	for i in $(seq 200); do
+	for i in $(seq 600); do # 30 s
 		PORT=$(sed -n 's/^port //p' "$name.out")
 		[ -n "$PORT" ] && return 0
 		sleep 0.05
