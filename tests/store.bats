@@ -621,6 +621,35 @@ for i in range(3):
 	jsub "$(last)" '{"status":"OK"}'
 }
 
+# What the original's clean-up CronJob does, grpcurl with no .proto files
+# (grpcurl -plaintext -d {} HOST:PORT awakari.messages.cleaner.Service/Clean):
+# reflection, v1 and the v1alpha that grpcurl 1.8.7 speaks.
+@test "reflection: the services listed; Clean called knowing nothing but their names" {
+	use sqlite
+	store put "${DB[@]}" < ev.bin
+	DB_RETENTION_PERIOD=0s serve "${DB[@]}"
+	"$PEERS/gen" "$BATS_TEST_TMPDIR/rpy"
+	reflect() {
+		"$PYTHON3" "$PEERS/reflect_client.py" "127.0.0.1:$PORT" \
+		    --pyout "$BATS_TEST_TMPDIR/rpy" "$@"
+	}
+	for v in --v1alpha ""; do
+		run reflect $v list
+		[ "$status" -eq 0 ]
+		jsub "${lines[0]}" '{"services": ["awakari.messages.Service", "awakari.messages.cleaner.Service", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]}'
+		jsub "$(last)" '{"status":"OK"}'
+		run reflect $v symbol:awakari.messages.Service
+		jsub "${lines[0]}" '{"files": ["api/grpc/messages/service.proto", "cloudevent.proto", "google/protobuf/any.proto", "google/protobuf/timestamp.proto"]}'
+	done
+	run reflect call /awakari.messages.Service/GetBatch '{"ids": ["1", "nope"]}'
+	jsub "${lines[1]}" '{"reply": {"msgs": [{"id": "1", "source": "/demo", "specVersion": "1.0", "type": "demo.hello", "textData": "{\"greeting\":\"hello\"}"}]}}'
+	run reflect --v1alpha call /awakari.messages.cleaner.Service/Clean '{}'
+	[ "${lines[0]}" = '{"method": {"input": "awakari.messages.cleaner.CleanRequest", "output": "awakari.messages.cleaner.CleanResponse", "client_streaming": false, "server_streaming": false}}' ]
+	[ "${lines[1]}" = '{"reply": {"count": "6"}}' ]
+	jsub "$(last)" '{"status":"OK"}'
+	[ "$(count_rows)" = "0 0" ]
+}
+
 @test "health: SERVING for the server and both services; unknown names NOT_FOUND" {
 	use sqlite
 	serve "${DB[@]}"
