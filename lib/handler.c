@@ -165,6 +165,7 @@ out_ready(struct loop_io *io, short revents)
 	}
 	memcpy(h->out + h->outlen, buf, (size_t)n);
 	h->outlen += (size_t)n;
+	h->out[h->outlen] = '\0';
 }
 
 static void
