@@ -211,11 +211,11 @@ start(struct healthd *hd, const struct sockaddr *sa, uint16_t port,
 {
 	return MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ERROR_LOG | flags,
-	    port, NULL, NULL, on_request, hd, MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HEALTHD_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEALTHD_IDLE_S,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hd,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, hd, MHD_OPTION_END);
+	    port, NULL, NULL, on_request, hd, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, hd, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HEALTHD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HEALTHD_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    hd, MHD_OPTION_END);
 }
 
 struct healthd *

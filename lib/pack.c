@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "errf.h"
+#include "exitcode.h"
 #include "pack.h"
 #include "utf8.h"
 
@@ -392,6 +393,11 @@ parse_checks(struct walk *w, const cJSON *v)
 		    get_timeout(w, item, PACK_CHECK_TIMEOUT_DEFAULT_MS,
 			&c->timeout_ms) < 0)
 			return -1;
+		if (strcmp(c->name, PACK_CHECK_API) == 0 ||
+		    strcmp(c->name, PACK_CHECK_POLL) == 0) {
+			enter_key(w, "name");
+			return fail(w, "\"%s\" is a built-in check", c->name);
+		}
 		for (i = 0; i < p->nchecks; i++)
 			if (strcmp(p->checks[i].name, c->name) == 0) {
 				enter_key(w, "name");
@@ -537,9 +543,13 @@ pack_parse(const char *text, size_t len, char *err, size_t errlen)
 	return p;
 }
 
-/* Read and parse a pack file; errors start with the file name. */
+/*
+ * Read and parse a pack file; errors start with the file name, and
+ * *status says what kind they are: EXIT_IO (the file cannot be read)
+ * or EXIT_DATA (what it holds is wrong).
+ */
 struct pack *
-pack_load(const char *path, char *err, size_t errlen)
+pack_load(const char *path, int *status, char *err, size_t errlen)
 {
 	char why[512], *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -547,6 +557,7 @@ pack_load(const char *path, char *err, size_t errlen)
 	ssize_t n;
 	int fd;
 
+	*status = EXIT_IO;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		errf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
@@ -557,6 +568,7 @@ pack_load(const char *path, char *err, size_t errlen)
 			if (cap > PACK_FILE_MAX + 1)
 				cap = PACK_FILE_MAX + 1;
 			if (len == cap) {
+				*status = EXIT_DATA;
 				errf(err, errlen, "%s: larger than %d bytes",
 				    path, PACK_FILE_MAX);
 				goto fail;
@@ -578,6 +590,7 @@ pack_load(const char *path, char *err, size_t errlen)
 		len += (size_t)n;
 	}
 	close(fd);
+	*status = EXIT_DATA;
 	p = pack_parse(buf != NULL ? buf : "", len, why, sizeof(why));
 	if (p == NULL)
 		errf(err, errlen, "%s: %s", path, why);

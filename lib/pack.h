@@ -14,6 +14,8 @@
 #include "arena.h"
 
 #define PACK_FATAL "FATAL" /* flyte.md 1.6 */
+#define PACK_CHECK_API "FlyteApi" /* the built-in checks */
+#define PACK_CHECK_POLL "LastPoll"
 #define PACK_TIMEOUT_DEFAULT_MS 60000
 #define PACK_CHECK_TIMEOUT_DEFAULT_MS 5000
 
@@ -57,7 +59,7 @@ struct pack {
 };
 
 struct pack *pack_parse(const char *, size_t, char *, size_t);
-struct pack *pack_load(const char *, char *, size_t);
+struct pack *pack_load(const char *, int *, char *, size_t);
 int pack_set_labels(struct pack *, const char *, char *, size_t);
 const struct pack_command *pack_command(const struct pack *, const char *);
 bool pack_declares(const struct pack_command *, const char *);

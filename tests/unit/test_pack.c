@@ -159,6 +159,10 @@ test_errors(void)
 	    "$.events[1].name: event \"E\" declared twice", "duplicate event");
 	is_str(bad("{\"name\": \"A\", \"healthChecks\": [{\"name\": \"x\"}]}"),
 	    "$.healthChecks[0].command: missing", "check without command");
+	is_str(bad("{\"name\": \"A\", \"healthChecks\": [{\"name\": "
+		   "\"LastPoll\", \"command\": \"true\"}]}"),
+	    "$.healthChecks[0].name: \"LastPoll\" is a built-in check",
+	    "built-in check names are taken");
 	is_str(bad("{\"name\": \"A\\u0000B\"}"),
 	    "NUL characters are not allowed", "\\u0000");
 	is_str(bad("{\"name\": \"\xff\"}"), "not UTF-8 text", "bad UTF-8");

@@ -1,0 +1,317 @@
+/*
+ * pack-run: runs a Flyte pack whose handlers are shell commands.
+ * Registers the pack with the Flyte API, polls for actions, runs each
+ * action's handler and posts its result, turns events from standard
+ * input into Flyte events, and serves health checks.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "duration.h"
+#include "exitcode.h"
+#include "frame.h"
+#include "log.h"
+#include "pack.h"
+#include "packrun.h"
+#include "secret.h"
+
+static const char synopsis[] =
+    "usage: pack-run [-qv] [-a url] [--option ...] -p pack-file\n";
+
+static const char options[] =
+    "  -a, --api=URL             the Flyte API (default: $FLYTE_API)\n"
+    "      --cacert=FILE         trust the CA certificates in FILE\n"
+    "      --drain-timeout=TIME  on SIGTERM, wait this long for handlers "
+    "(20s)\n"
+    "      --event-name=[TYPE=]NAME  event name for CloudEvents of TYPE\n"
+    "      --exit-on-404         exit when the server forgets the pack\n"
+    "      --health-addr=ADDR    health server address (default: all)\n"
+    "      --health-port=PORT    health server port (8090; 0: off; auto)\n"
+    "  -h, --help                print this help and exit\n"
+    "      --insecure            do not check the server's certificate\n"
+    "      --json-lines          events on stdin are JSON lines\n"
+    "      --max-handlers=N      handlers at once (default: CPUs)\n"
+    "      --max-record=SIZE     largest event read from stdin (4M)\n"
+    "      --no-input            read no events from stdin\n"
+    "  -p, --pack=FILE           the pack file\n"
+    "      --poll-interval=TIME  wait after an empty poll (1s; >= 100ms)\n"
+    "      --post-deadline=TIME  retry posts this long (10m)\n"
+    "  -q, --quiet               print errors only\n"
+    "      --spool=DIR           keep undelivered posts in DIR\n"
+    "      --tee                 write a CloudEvent per post to stdout\n"
+    "      --token=JWT           the bearer token (visible in ps)\n"
+    "      --token-command=CMD   run CMD for the bearer token\n"
+    "      --token-env=VAR       the bearer token from VAR (FLYTE_JWT)\n"
+    "      --token-file=FILE     the bearer token from FILE\n"
+    "  -v, --verbose             print more (repeatable)\n"
+    "      --version             print the version and exit\n";
+
+enum {
+	OPT_CACERT = CLI_OPT_VERSION + 1,
+	OPT_DRAIN_TIMEOUT,
+	OPT_EVENT_NAME,
+	OPT_EXIT_ON_404,
+	OPT_HEALTH_ADDR,
+	OPT_HEALTH_PORT,
+	OPT_INSECURE,
+	OPT_JSON_LINES,
+	OPT_MAX_HANDLERS,
+	OPT_MAX_RECORD,
+	OPT_NO_INPUT,
+	OPT_POLL_INTERVAL,
+	OPT_POST_DEADLINE,
+	OPT_SPOOL,
+	OPT_TEE,
+	OPT_TOKEN,
+	OPT_TOKEN_COMMAND,
+	OPT_TOKEN_ENV,
+	OPT_TOKEN_FILE,
+};
+
+static const struct option longopts[] = {
+	{ "api", required_argument, NULL, 'a' },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "event-name", required_argument, NULL, OPT_EVENT_NAME },
+	{ "exit-on-404", no_argument, NULL, OPT_EXIT_ON_404 },
+	{ "health-addr", required_argument, NULL, OPT_HEALTH_ADDR },
+	{ "health-port", required_argument, NULL, OPT_HEALTH_PORT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "json-lines", no_argument, NULL, OPT_JSON_LINES },
+	{ "max-handlers", required_argument, NULL, OPT_MAX_HANDLERS },
+	{ "max-record", required_argument, NULL, OPT_MAX_RECORD },
+	{ "no-input", no_argument, NULL, OPT_NO_INPUT },
+	{ "pack", required_argument, NULL, 'p' },
+	{ "poll-interval", required_argument, NULL, OPT_POLL_INTERVAL },
+	{ "post-deadline", required_argument, NULL, OPT_POST_DEADLINE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "tee", no_argument, NULL, OPT_TEE },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "token-command", required_argument, NULL, OPT_TOKEN_COMMAND },
+	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int64_t
+duration_arg(const char *opt, const char *arg, int64_t min)
+{
+	char smallest[32];
+	int64_t ms;
+
+	if (duration_parse(arg, &ms) < 0)
+		cli_usage(synopsis,
+		    "--%s %s: not a duration (e.g. 500ms, 30s, 10m)", opt, arg);
+	if (ms < min) {
+		duration_format(smallest, sizeof(smallest), min);
+		cli_usage(
+		    synopsis, "--%s %s: less than %s", opt, arg, smallest);
+	}
+	return ms;
+}
+
+/* FLYTE_API_TIMEOUT (flyte.md 1.8): whole seconds; 0: no limit. */
+static int64_t
+api_timeout(void)
+{
+	const char *s = getenv("FLYTE_API_TIMEOUT");
+	uint64_t v;
+
+	if (s == NULL || *s == '\0')
+		return 10000;
+	if (cli_uint(s, 0, 86400 * 365, &v) < 0)
+		cli_usage(synopsis,
+		    "FLYTE_API_TIMEOUT=%s: not a whole number of seconds", s);
+	return v == 0 ? (int64_t)INT32_MAX : (int64_t)v * 1000;
+}
+
+static void
+set_token(struct secret *tok, enum secret_kind kind, const char *source)
+{
+	char err[256];
+
+	if (secret_set(tok, "token", kind, source, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "%s", err);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct secret token;
+	struct packrun_opts o = { 0 };
+	const char **names = NULL, *packfile = NULL, *env;
+	char err[1024];
+	uint64_t v;
+	long cpus;
+	int c, st;
+
+	cli_start(argv[0]);
+	o.flyte.poll_interval_ms = 1000;
+	o.flyte.post_deadline_ms = 600000;
+	o.drain_timeout_ms = 20000;
+	o.max_record = FRAME_MAX_DEFAULT;
+	o.health_port = 8090;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o.max_handlers = cpus > 0 ? (size_t)cpus : 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":a:hp:qv", longopts, NULL)) != -1)
+		switch (c) {
+		case 'a':
+			o.flyte.api = optarg;
+			break;
+		case OPT_CACERT:
+			o.flyte.http.cacert = optarg;
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			o.drain_timeout_ms = duration_arg(
+			    "drain-timeout", optarg, 0);
+			break;
+		case OPT_EVENT_NAME:
+			if (*optarg == '\0' ||
+			    optarg[strlen(optarg) - 1] == '=' || *optarg == '=')
+				cli_usage(synopsis,
+				    "--event-name %s: not NAME or TYPE=NAME",
+				    optarg);
+			names = reallocarray(
+			    names, o.map.n + 1, sizeof(*names));
+			if (names == NULL)
+				die(EXIT_INTERNAL, "out of memory");
+			names[o.map.n++] = optarg;
+			o.map.rules = names;
+			break;
+		case OPT_EXIT_ON_404:
+			o.flyte.exit_on_404 = true;
+			break;
+		case OPT_HEALTH_ADDR:
+			o.health_addr = optarg;
+			break;
+		case OPT_HEALTH_PORT:
+			if (strcmp(optarg, "auto") == 0)
+				o.health_port = -1;
+			else if (cli_uint(optarg, 0, 65535, &v) == 0)
+				o.health_port = (long)v;
+			else
+				cli_usage(synopsis,
+				    "--health-port %s: not a port number, 0 or "
+				    "auto",
+				    optarg);
+			o.health_required = true;
+			break;
+		case 'h':
+			cli_help(synopsis, options);
+		case OPT_INSECURE:
+			o.flyte.http.insecure = true;
+			break;
+		case OPT_JSON_LINES:
+			o.input = PACKRUN_INPUT_JSON_LINES;
+			break;
+		case OPT_MAX_HANDLERS:
+			if (cli_uint(optarg, 1, 4096, &v) < 0)
+				cli_usage(synopsis,
+				    "--max-handlers %s: not a number from 1 "
+				    "to 4096",
+				    optarg);
+			o.max_handlers = (size_t)v;
+			break;
+		case OPT_MAX_RECORD:
+			if (cli_size(optarg, &o.max_record) < 0 ||
+			    o.max_record == 0 || o.max_record > (size_t)1 << 30)
+				cli_usage(synopsis,
+				    "--max-record %s: not a size from 1 to 1G",
+				    optarg);
+			break;
+		case OPT_NO_INPUT:
+			o.input = PACKRUN_INPUT_NONE;
+			break;
+		case 'p':
+			packfile = optarg;
+			break;
+		case OPT_POLL_INTERVAL:
+			o.flyte.poll_interval_ms = duration_arg(
+			    "poll-interval", optarg, FLYTE_POLL_MIN_MS);
+			break;
+		case OPT_POST_DEADLINE:
+			o.flyte.post_deadline_ms = duration_arg(
+			    "post-deadline", optarg, 0);
+			break;
+		case 'q':
+			verbosity = LOG_ERROR;
+			break;
+		case OPT_SPOOL:
+			o.flyte.spool = optarg;
+			break;
+		case OPT_TEE:
+			o.tee = true;
+			break;
+		case OPT_TOKEN:
+			set_token(&token, SECRET_ARGV, optarg);
+			break;
+		case OPT_TOKEN_COMMAND:
+			set_token(&token, SECRET_COMMAND, optarg);
+			break;
+		case OPT_TOKEN_ENV:
+			set_token(&token, SECRET_ENV, optarg);
+			o.token_var = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			set_token(&token, SECRET_FILE, optarg);
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case CLI_OPT_VERSION:
+			cli_version();
+		default:
+			cli_bad_option(synopsis, argv, c);
+		}
+	if (optind < argc)
+		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
+	if (packfile == NULL)
+		cli_usage(synopsis, "no pack file: give -p FILE");
+	if (o.flyte.api == NULL && (env = getenv("FLYTE_API")) != NULL &&
+	    *env != '\0')
+		o.flyte.api = env;
+	if (o.flyte.api == NULL)
+		cli_usage(
+		    synopsis, "no Flyte API: give -a URL or set FLYTE_API");
+	if (strncmp(o.flyte.api, "http://", 7) != 0 &&
+	    strncmp(o.flyte.api, "https://", 8) != 0)
+		cli_usage(
+		    synopsis, "%s: not an http or https URL", o.flyte.api);
+	if (o.map.n > 0 && o.input != PACKRUN_INPUT_CLOUDEVENTS)
+		cli_usage(synopsis,
+		    "--event-name is for CloudEvents on stdin, not with "
+		    "--json-lines or --no-input");
+	o.flyte.http.timeout_ms = api_timeout();
+	/* flyte.md 1.8: FLYTE_JWT, when set and not empty. */
+	if (!secret_isset(&token) && (env = getenv("FLYTE_JWT")) != NULL &&
+	    *env != '\0')
+		set_token(&token, SECRET_ENV, "FLYTE_JWT");
+	if (secret_isset(&token) && secret_load(&token, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "%s", err);
+	o.flyte.token = &token;
+
+	if ((o.pack = pack_load(packfile, &st, err, sizeof(err))) == NULL) {
+		lerr("%s", err);
+		return st;
+	}
+	if ((env = getenv("FLYTE_LABELS")) != NULL &&
+	    pack_set_labels(o.pack, env, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "FLYTE_LABELS: %s", err);
+
+	st = packrun(&o);
+	pack_free(o.pack);
+	secret_free(&token);
+	free(names);
+	return st;
+}
