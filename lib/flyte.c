@@ -39,6 +39,7 @@ struct flyte_post {
 	int64_t deadline;
 	uint64_t gen404; /* registration it last got a 404 under; 0: none */
 	uint64_t attempts;
+	char *why; /* the last failure */
 	bool waiting; /* an event waiting for the pack to be registered */
 };
 
@@ -64,6 +65,7 @@ struct flyte {
 	struct flyte_post *posts;
 	size_t npending[2];
 	uint64_t post_failures, lost;
+	bool last_call; /* one more attempt for each post, no retries */
 	bool spooling;
 	struct spool spool;
 
@@ -551,6 +553,7 @@ post_free(struct flyte_post *p)
 	free(p->body);
 	free(p->meta);
 	free(p->spooled);
+	free(p->why);
 	free(p);
 }
 
@@ -658,7 +661,8 @@ post_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 		post_end(p, false, false);
 		return;
 	}
-	if (now >= p->deadline) {
+	replace(&p->why, why);
+	if (now >= p->deadline || f->last_call) {
 		post_give_up(p, why);
 		return;
 	}
@@ -863,12 +867,32 @@ flyte_start(struct flyte *f)
 	retry_now(&f->conn);
 }
 
+/*
+ * The end of a drain is near: posts waiting for their next attempt are
+ * given up now, those under way (and new ones) get this attempt only.
+ */
+void
+flyte_last_call(struct flyte *f)
+{
+	struct flyte_post *p, *next;
+
+	f->last_call = true;
+	for (p = f->posts; p != NULL; p = next) {
+		next = p->next;
+		if (p->req == NULL && p->attempts > 0)
+			post_give_up(p, p->why != NULL ? p->why : "not posted");
+	}
+}
+
 /* Give every post up now (the end of a drain); spooled ones stay. */
 void
 flyte_give_up(struct flyte *f)
 {
 	while (f->posts != NULL)
-		post_give_up(f->posts, "shutting down");
+		post_give_up(f->posts,
+		    f->posts->why != NULL ?
+			f->posts->why :
+			"shutting down before it could be posted");
 	if (f->take_req != NULL)
 		http_cancel(f->take_req);
 	f->take_req = NULL;

@@ -74,6 +74,7 @@ void flyte_kick(struct flyte *);
 void flyte_post(struct flyte *, enum flyte_post_kind, const char *,
     const char *, const char *);
 void flyte_stop_polling(struct flyte *);
+void flyte_last_call(struct flyte *);
 void flyte_give_up(struct flyte *);
 bool flyte_idle(const struct flyte *);
 size_t flyte_pending(const struct flyte *, enum flyte_post_kind);

@@ -503,6 +503,9 @@ pack_parse(const char *text, size_t len, char *err, size_t errlen)
 		end = cJSON_GetErrorPtr();
 		if (end == NULL || end < text || end > text + len)
 			end = text + len;
+		/* cJSON points before the blanks ahead of what is wrong. */
+		while (end < text + len && strchr(" \t\r\n", *end) != NULL)
+			end++;
 		position(text, (size_t)(end - text), &line, &col);
 		errf(err, errlen, "line %zu, column %zu: bad JSON", line, col);
 		return NULL;

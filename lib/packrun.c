@@ -172,7 +172,10 @@ drain(int status)
 	check_end();
 }
 
-/* --drain-timeout passed: stop the handlers; their results are FATAL. */
+/*
+ * --drain-timeout passed: stop the handlers (their results are FATAL);
+ * every post gets one more attempt, bounded by the final timer.
+ */
 static void
 drain_fire(struct loop_timer *t)
 {
@@ -187,7 +190,9 @@ drain_fire(struct loop_timer *t)
 	}
 	for (j = R.jobs; j != NULL; j = j->next)
 		handler_stop(j->h);
+	flyte_last_call(R.f);
 	loop_timer_in(&R.final_timer, grace + 1000);
+	check_end();
 }
 
 /* The last chance passed: what is not posted now stays undelivered. */
@@ -729,8 +734,10 @@ packrun(const struct packrun_opts *o)
 		R.tee_on = true;
 	}
 	input_open();
-	linfo("pack %s (id %s): %zu commands, up to %zu handlers at once",
-	    o->pack->name, o->pack->id, o->pack->ncommands, o->max_handlers);
+	linfo("pack %s (id %s): %zu command%s, up to %zu handler%s at once",
+	    o->pack->name, o->pack->id, o->pack->ncommands,
+	    o->pack->ncommands == 1 ? "" : "s", o->max_handlers,
+	    o->max_handlers == 1 ? "" : "s");
 	flyte_start(R.f);
 
 	status = loop_run();
