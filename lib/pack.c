@@ -425,7 +425,8 @@ make_id(struct pack *p)
 	size_t n = strlen(p->name) + 1, i;
 	char *id;
 
-	qsort(p->labels, p->nlabels, sizeof(*p->labels), cmp_label);
+	if (p->nlabels > 1)
+		qsort(p->labels, p->nlabels, sizeof(*p->labels), cmp_label);
 	for (i = 0; i < p->nlabels; i++)
 		n += strlen(p->labels[i].key) + strlen(p->labels[i].value) + 2;
 	id = arena_alloc(&p->arena, n);
@@ -621,7 +622,8 @@ pack_set_labels(struct pack *p, const char *spec, char *err, size_t errlen)
 	for (a = spec; *a != '\0'; a++)
 		n += *a == ',';
 	l = arena_zalloc(&p->arena, (p->nlabels + n + 1) * sizeof(*l));
-	memcpy(l, p->labels, p->nlabels * sizeof(*l));
+	if (p->nlabels > 0)
+		memcpy(l, p->labels, p->nlabels * sizeof(*l));
 	p->labels = l;
 	for (; *s != '\0'; s = comma + (*comma != '\0')) {
 		comma = s + strcspn(s, ",");

@@ -364,6 +364,7 @@ packevent_from_cloudevent(const CloudEvent *ev, const struct packevent_map *m,
 		break;
 	case CE_DATA_BINARY:
 		if (ct != NULL && ce_json_media_type(ct) &&
+		    ev->binary_data.len > 0 &&
 		    utf8_valid((const char *)ev->binary_data.data,
 			ev->binary_data.len) &&
 		    memchr(ev->binary_data.data, 0, ev->binary_data.len) ==

@@ -502,7 +502,9 @@ post_lines(void)
 		}
 		p = (const char *)inbuf_data(&R.lines);
 		len = inbuf_len(&R.lines);
-		nl = memchr(p + R.scanned, '\n', len - R.scanned);
+		nl = len > R.scanned ?
+		    memchr(p + R.scanned, '\n', len - R.scanned) :
+		    NULL;
 		if (nl == NULL && !(R.lines.eof && len > 0)) {
 			R.scanned = len;
 			if (len >= R.lines.limit) {

@@ -417,12 +417,13 @@ nresults() {
 @test "SIGTERM lets running handlers finish, posts their results, exits 0" {
 	start_api
 	action Touch
-	start_pack --no-input
+	start_pack --no-input --max-handlers 1
 	wait_for '[ -f started ]'
-	action Echo 1 # not taken: polling stops
+	action Echo 1 # not taken: no room now, and no polling once draining
 	stop_pack
 	[ "$pr_status" -eq 0 ]
 	check 'r["Touch"]["event"] == "Touched" and len(s["results"]) == 1'
+	check '[a["state"] for a in s["actions"]] == ["SUCCESS", "NEW"]'
 	# Past --drain-timeout the handler is stopped and its result is FATAL.
 	rm started
 	action Hang
@@ -434,9 +435,10 @@ nresults() {
 	# A second SIGTERM ends it at once.
 	rm started
 	action Hang
-	start_pack --no-input
+	start_pack --no-input -v
 	wait_for '[ -f started ]'
 	kill -TERM "$PR_PID"
+	wait_for 'grep -q "TERM: draining" pr.err'
 	kill -TERM "$PR_PID"
 	pr_status=0
 	wait "$PR_PID" || pr_status=$?
