@@ -27,6 +27,8 @@ static const char synopsis[] =
 static const char options[] =
     "  -a, --api=URL             the Flyte API (default: $FLYTE_API)\n"
     "      --cacert=FILE         trust the CA certificates in FILE\n"
+    "      --check               check the pack file, print its "
+    "registration\n"
     "      --drain-timeout=TIME  on SIGTERM, wait this long for handlers "
     "(20s)\n"
     "      --event-name=[TYPE=]NAME  event name for CloudEvents of TYPE\n"
@@ -54,6 +56,7 @@ static const char options[] =
 
 enum {
 	OPT_CACERT = CLI_OPT_VERSION + 1,
+	OPT_CHECK,
 	OPT_DRAIN_TIMEOUT,
 	OPT_EVENT_NAME,
 	OPT_EXIT_ON_404,
@@ -77,6 +80,7 @@ enum {
 static const struct option longopts[] = {
 	{ "api", required_argument, NULL, 'a' },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "event-name", required_argument, NULL, OPT_EVENT_NAME },
 	{ "exit-on-404", no_argument, NULL, OPT_EXIT_ON_404 },
@@ -144,6 +148,41 @@ set_token(struct secret *tok, enum secret_kind kind, const char *source)
 		cli_usage(synopsis, "%s", err);
 }
 
+static struct pack *
+load(const char *file, int *status)
+{
+	struct pack *p;
+	char err[1024];
+	const char *env;
+
+	if ((p = pack_load(file, status, err, sizeof(err))) == NULL) {
+		lerr("%s", err);
+		return NULL;
+	}
+	if ((env = getenv("FLYTE_LABELS")) != NULL &&
+	    pack_set_labels(p, env, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "FLYTE_LABELS: %s", err);
+	return p;
+}
+
+/* --check: the pack file is good; its registration body on stdout. */
+static int
+check_pack(const char *file)
+{
+	struct pack *p;
+	char *body;
+	int st;
+
+	if ((p = load(file, &st)) == NULL)
+		return st;
+	if ((body = pack_registration(p)) == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	printf("%s\n", body);
+	free(body);
+	pack_free(p);
+	return cli_finish_stdout() == 0 ? EXIT_OK : EXIT_IO;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -151,6 +190,7 @@ main(int argc, char *argv[])
 	struct packrun_opts o = { 0 };
 	const char **names = NULL, *packfile = NULL, *env;
 	char err[1024];
+	bool check = false;
 	uint64_t v;
 	long cpus;
 	int c, st;
@@ -171,6 +211,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_CACERT:
 			o.flyte.http.cacert = optarg;
+			break;
+		case OPT_CHECK:
+			check = true;
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			o.drain_timeout_ms = duration_arg(
@@ -278,6 +321,8 @@ main(int argc, char *argv[])
 		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
 	if (packfile == NULL)
 		cli_usage(synopsis, "no pack file: give -p FILE");
+	if (check)
+		return check_pack(packfile);
 	if (o.flyte.api == NULL && (env = getenv("FLYTE_API")) != NULL &&
 	    *env != '\0')
 		o.flyte.api = env;
@@ -301,13 +346,8 @@ main(int argc, char *argv[])
 		cli_usage(synopsis, "%s", err);
 	o.flyte.token = &token;
 
-	if ((o.pack = pack_load(packfile, &st, err, sizeof(err))) == NULL) {
-		lerr("%s", err);
+	if ((o.pack = load(packfile, &st)) == NULL)
 		return st;
-	}
-	if ((env = getenv("FLYTE_LABELS")) != NULL &&
-	    pack_set_labels(o.pack, env, err, sizeof(err)) < 0)
-		cli_usage(synopsis, "FLYTE_LABELS: %s", err);
 
 	st = packrun(&o);
 	pack_free(o.pack);
