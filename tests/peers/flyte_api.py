@@ -37,6 +37,9 @@ Test hooks (never authenticated), JSON in and out:
                                       createdAt, latency_ms}],
                          "events": [{pack, event, payload, createdAt}],
                          "requests": [{method, path, authorization}]}
+  GET  /_test/stats     {"results": N, "seconds": from the first take to the
+                         last result, "latency_ms": {"p50", "p90", "p99",
+                         "max"} from action creation to result}
   POST /_test/faults    merge into the fault table (counters count down):
       v1_status: HTTP status for GET /v1        register_status: for POST packs
       take_status: [status, times]              result_fail: [status, times]
@@ -49,6 +52,7 @@ Test hooks (never authenticated), JSON in and out:
 import argparse
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -86,6 +90,12 @@ def fault_count(name):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-flyte/1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this,
+        # Nagle's algorithm and delayed ACKs add 40 ms to every answer.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):
         if self.server.log:
@@ -298,6 +308,7 @@ class Handler(BaseHTTPRequestHandler):
                 "event": body.get("event"), "payload": body.get("payload"),
                 "createdAt": body.get("createdAt"),
                 "latency_ms": (time.monotonic() - a["created"]) * 1000})
+            STATE["last_result"] = time.monotonic()
         self.reply(202)
 
     def event(self, pid, known):
@@ -328,6 +339,18 @@ class Handler(BaseHTTPRequestHandler):
                                  ("id", "command", "input", "state")}
                                 for a in STATE["actions"]]
                 return self.reply(200, s)
+            if method == "GET" and path == "/_test/stats":
+                lat = sorted(r["latency_ms"] for r in STATE["results"])
+                taken = [a["taken"] for a in STATE["actions"] if "taken" in a]
+                st = {"results": len(lat), "seconds": 0, "latency_ms": {}}
+                if lat:
+                    st["seconds"] = STATE["last_result"] - min(taken)
+                    st["latency_ms"] = {
+                        "p50": lat[len(lat) // 2],
+                        "p90": lat[len(lat) * 9 // 10],
+                        "p99": lat[len(lat) * 99 // 100],
+                        "max": lat[-1]}
+                return self.reply(200, st)
             if method == "POST" and path == "/_test/actions":
                 ids = []
                 for _ in range(int(body.get("count", 1))):
