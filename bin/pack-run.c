@@ -337,6 +337,9 @@ main(int argc, char *argv[])
 		cli_usage(synopsis,
 		    "--event-name is for CloudEvents on stdin, not with "
 		    "--json-lines or --no-input");
+	if (o.tee && isatty(STDOUT_FILENO))
+		cli_usage(synopsis,
+		    "--tee: refusing to write binary records to a terminal");
 	o.flyte.http.timeout_ms = api_timeout();
 	/* flyte.md 1.8: FLYTE_JWT, when set and not empty. */
 	if (!secret_isset(&token) && (env = getenv("FLYTE_JWT")) != NULL &&

@@ -879,8 +879,12 @@ flyte_last_call(struct flyte *f)
 	f->last_call = true;
 	for (p = f->posts; p != NULL; p = next) {
 		next = p->next;
-		if (p->req == NULL && p->attempts > 0)
-			post_give_up(p, p->why != NULL ? p->why : "not posted");
+		if (p->req == NULL && (p->attempts > 0 || p->waiting))
+			post_give_up(p,
+			    p->why != NULL ? p->why :
+				f->last_error[0] != '\0' ?
+					     f->last_error :
+					     "the pack is not registered");
 	}
 }
 

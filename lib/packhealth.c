@@ -34,7 +34,7 @@ struct packhealth {
 	struct healthd *hd;
 	const struct pack *pack;
 	struct flyte *f;
-	const char *const *env; /* for check commands */
+	const char *const *env, *const *unset; /* for check commands */
 	packhealth_poll_fn poll;
 	void *ctx;
 	struct check *checks; /* FlyteApi, LastPoll, then the pack's */
@@ -184,7 +184,7 @@ ran(struct handler *h, const struct handler_result *r, void *ctx)
 static void
 start_round(struct packhealth *ph)
 {
-	struct handler_spec spec = { .env = ph->env };
+	struct handler_spec spec = { .env = ph->env, .unset = ph->unset };
 	struct check *c;
 	char err[256];
 	size_t i;
@@ -233,8 +233,8 @@ on_request(struct healthd_req *req, void *ctx)
  */
 struct packhealth *
 packhealth_start(const char *addr, uint16_t port, const struct pack *pack,
-    struct flyte *f, const char *const *env, packhealth_poll_fn poll, void *ctx,
-    char *err, size_t errlen)
+    struct flyte *f, const char *const *env, const char *const *unset,
+    packhealth_poll_fn poll, void *ctx, char *err, size_t errlen)
 {
 	struct packhealth *ph = calloc(1, sizeof(*ph));
 	size_t i;
@@ -244,6 +244,7 @@ packhealth_start(const char *addr, uint16_t port, const struct pack *pack,
 	ph->pack = pack;
 	ph->f = f;
 	ph->env = env;
+	ph->unset = unset;
 	ph->poll = poll;
 	ph->ctx = ctx;
 	ph->nchecks = pack->nchecks + 2;

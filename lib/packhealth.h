@@ -27,8 +27,8 @@ struct packhealth;
 typedef bool (*packhealth_poll_fn)(char *, size_t, void *);
 
 struct packhealth *packhealth_start(const char *, uint16_t, const struct pack *,
-    struct flyte *, const char *const *, packhealth_poll_fn, void *, char *,
-    size_t);
+    struct flyte *, const char *const *, const char *const *,
+    packhealth_poll_fn, void *, char *, size_t);
 uint16_t packhealth_port(const struct packhealth *);
 void packhealth_stop(struct packhealth *);
 

@@ -678,7 +678,7 @@ start_health(void)
 		return 0;
 	R.ph = packhealth_start(o->health_addr,
 	    o->health_port < 0 ? 0 : (uint16_t)o->health_port, o->pack, R.f,
-	    (const char *const *)R.check_env, poll_health, NULL, err,
+	    (const char *const *)R.check_env, R.unset, poll_health, NULL, err,
 	    sizeof(err));
 	if (R.ph == NULL && o->health_required) {
 		lerr("health server: %s", err);

@@ -13,6 +13,7 @@ setup() {
 	setup_tmp
 	PR_PID=
 	API_PID=
+	CA=
 	cat > pack.json <<-'END'
 	{
 	  "name": "Shell",
@@ -85,7 +86,8 @@ stop_pack() {
 }
 
 action() {	# action COMMAND [INPUT-JSON [COUNT]]
-	curl -sf -X POST -d "{\"pack\":\"Shell\",\"command\":\"$1\",\"input\":${2:-null},\"count\":${3:-1}}" \
+	curl -sf ${CA:+--cacert "$CA"} -X POST \
+	    -d "{\"pack\":\"Shell\",\"command\":\"$1\",\"input\":${2:-null},\"count\":${3:-1}}" \
 	    "$API/_test/actions" > /dev/null
 }
 
@@ -95,7 +97,7 @@ fault() {
 
 # q EXPR: a Python expression over the fake's state s, printed.
 q() {
-	curl -sf "$API/_test/state" | "$PYTHON3" -c "
+	curl -sf ${CA:+--cacert "$CA"} "$API/_test/state" | "$PYTHON3" -c "
 import json, sys
 s = json.load(sys.stdin)
 r = {x['command']: x for x in s['results']}
@@ -414,6 +416,30 @@ nresults() {
 	! grep -q filetoken pr.err
 }
 
+@test "HTTPS with a private CA: --cacert" {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ca \
+	    -keyout ca.key -out ca.pem 2> /dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+	    -keyout srv.key -out srv.csr 2> /dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > srv.ext
+	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+	    -days 2 -extfile srv.ext -out srv.pem 2> /dev/null
+	start_api --tls srv.pem srv.key
+	API=${API/http:/https:}
+	CA=ca.pem
+	action Echo '"tls"'
+	# Not trusted: the certificate is refused, and retried.
+	EVPIPE_RETRY_INITIAL_MS=100 start_pack --no-input -v
+	wait_for 'grep -q "GET $API/v1: .*certificate.*; retrying in" pr.err'
+	stop_pack
+	[ "$(q 's["registrations"]')" = 0 ]
+	start_pack --no-input --cacert ca.pem
+	wait_for '[ "$(nresults)" = 1 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+	check 'r["Echo"]["payload"] == "tls"'
+}
+
 @test "SIGTERM lets running handlers finish, posts their results, exits 0" {
 	start_api
 	action Touch
@@ -478,6 +504,9 @@ nresults() {
 	run --separate-stderr pack-run -a http://x -p pack.json --token a --token-file b
 	[ "$status" -eq 64 ]
 	[[ "$stderr" == *"pack-run: give the token only one way"* ]]
+	run --separate-stderr pack-run -a http://x -p pack.json --token-file nonexistent
+	[ "$status" -eq 64 ]
+	[[ "$stderr" == *"pack-run: token file nonexistent: No such file or directory"* ]]
 }
 
 @test "FLYTE_API and FLYTE_LABELS from the environment" {

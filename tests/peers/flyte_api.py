@@ -3,9 +3,9 @@
 as shared/reference/flyte.md describes them), with hooks for tests.
 
   flyte_api.py [--port N] [--host 127.0.0.1] [--jwt TOKEN] [--location-only]
-               [--no-health-link] [--log FILE]
+               [--no-health-link] [--tls CERT KEY] [--log FILE]
 
-Prints "port N" once listening (port 0: a free one), then serves until
+With --tls, HTTPS with that certificate.  Prints "port N" once listening (port 0: a free one), then serves until
 SIGTERM or SIGINT.  Python's http.server, one thread per connection,
 HTTP/1.1 with keep-alive.
 
@@ -53,6 +53,7 @@ import argparse
 import json
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -103,7 +104,8 @@ class Handler(BaseHTTPRequestHandler):
                 f.write("%s %s\n" % (self.address_string(), fmt % args))
 
     def base(self):
-        return "http://%s" % self.headers.get("Host", "localhost")
+        return "%s://%s" % ("https" if self.server.tls else "http",
+                            self.headers.get("Host", "localhost"))
 
     def reply(self, status, body=None, headers=()):
         data = b"" if body is None else (
@@ -382,9 +384,15 @@ def main():
     ap.add_argument("--jwt")
     ap.add_argument("--location-only", action="store_true")
     ap.add_argument("--no-health-link", action="store_true")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--log")
     a = ap.parse_args()
     srv = ThreadingHTTPServer((a.host, a.port), Handler)
+    srv.tls = a.tls is not None
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*a.tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.daemon_threads = True
     srv.jwt = a.jwt
     srv.location_only = a.location_only
