@@ -25,6 +25,8 @@
 #define REL_EVENT "event"
 #define REL_RESULT "actionResult"
 
+#define TOKEN_REFRESH_MS 10000
+
 enum conn_state { C_OFF, C_DISCOVER, C_REGISTER, C_LOCATION, C_READY };
 
 struct flyte_post {
@@ -69,6 +71,7 @@ struct flyte {
 	bool spooling;
 	struct spool spool;
 
+	int64_t token_at; /* when a token command last ran after a 401 */
 	char last_error[512];
 };
 
@@ -173,6 +176,29 @@ failure(char *buf, size_t len, const char *what, const char *url,
 	return buf;
 }
 
+/*
+ * failure(), and on a 401 a token that comes from a command is fetched
+ * anew (it may have expired), at most every TOKEN_REFRESH_MS.
+ */
+static const char *
+failed(struct flyte *f, char *buf, size_t len, const char *what,
+    const char *url, const struct http_resp *resp)
+{
+	const char *why = failure(buf, len, what, url, resp);
+	char err[256];
+
+	if (why == NULL || resp->curl_code != 0 || resp->status != 401 ||
+	    f->o.token == NULL || f->o.token->kind != SECRET_COMMAND ||
+	    (f->token_at != 0 && loop_now() - f->token_at < TOKEN_REFRESH_MS))
+		return why;
+	f->token_at = loop_now();
+	if (secret_refresh(f->o.token, err, sizeof(err)) < 0)
+		lwarn("%s", err);
+	else
+		linfo("%s: fetched the token again", why);
+	return why;
+}
+
 /* The href of the first link whose rel ends with suffix (flyte.md 1.1). */
 static const char *
 link_by_rel(const cJSON *doc, const char *suffix)
@@ -271,7 +297,7 @@ location_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 	struct flyte *f = ctx;
 	char why[512];
 
-	if (failure(why, sizeof(why), "GET", f->self_url, resp) != NULL)
+	if (failed(f, why, sizeof(why), "GET", f->self_url, resp) != NULL)
 		conn_fail(f, why);
 	else if (!pack_links(f, resp->body)) {
 		snprintf(why, sizeof(why),
@@ -291,7 +317,7 @@ register_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 	const char *loc = http_header(r, "Location");
 	char why[512];
 
-	if (failure(why, sizeof(why), "POST", f->packs_url, resp) != NULL) {
+	if (failed(f, why, sizeof(why), "POST", f->packs_url, resp) != NULL) {
 		conn_fail(f, why);
 		return;
 	}
@@ -323,7 +349,7 @@ discover_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 	char why[512];
 	cJSON *doc;
 
-	if (failure(why, sizeof(why), "GET", f->base, resp) != NULL) {
+	if (failed(f, why, sizeof(why), "GET", f->base, resp) != NULL) {
 		conn_fail(f, why);
 		return;
 	}
@@ -495,7 +521,7 @@ take_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 			reconnect(f);
 		}
 	} else {
-		if (failure(why, sizeof(why), "POST", f->take_url, resp) ==
+		if (failed(f, why, sizeof(why), "POST", f->take_url, resp) ==
 		    NULL)
 			snprintf(why, sizeof(why), "POST %s: HTTP %ld",
 			    f->take_url, resp->status);
@@ -633,7 +659,7 @@ post_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 
 	p->req = NULL;
 	p->attempts++;
-	if (failure(why, sizeof(why), "POST", p->url, resp) == NULL) {
+	if (failed(f, why, sizeof(why), "POST", p->url, resp) == NULL) {
 		if (f->post_failures > 0)
 			lwarn("posts are delivered again");
 		f->post_failures = 0;

@@ -414,6 +414,18 @@ nresults() {
 	wait_for '[ "$(nresults)" = 1 ]'
 	stop_pack
 	! grep -q filetoken pr.err
+	# From a command, run again after a 401 (its token had expired).
+	kill -TERM "$API_PID"
+	wait "$API_PID" || true
+	start_api --jwt tok2
+	action Echo 6
+	EVPIPE_RETRY_INITIAL_MS=100 start_pack --no-input -v \
+	    --token-command 'n=$(cat n 2> /dev/null || echo 0); n=$((n + 1)); echo $n > n; echo tok$n'
+	wait_for '[ "$(nresults)" = 1 ]'
+	stop_pack
+	[ "$(cat n)" = 2 ]
+	grep -q "GET $API/v1: HTTP 401: fetched the token again" pr.err
+	! grep -q tok2 pr.err
 }
 
 @test "HTTPS with a private CA: --cacert" {
