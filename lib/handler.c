@@ -381,18 +381,67 @@ child_env(const struct handler_spec *spec)
 	return env;
 }
 
+#define PLAIN_MAX 4096 /* the longest command line run without sh */
+#define PLAIN_WORDS 64
+
+/*
+ * Is the command line plain words, which sh(1) would run as they are:
+ * only characters that are never special to it, no assignment, no
+ * builtin or keyword first?  Then it is run without the shell, one exec
+ * less (GNU make does the same).  argv points into buf.
+ */
+static bool
+plain_words(const char *cmd, char *buf, char **argv)
+{
+	/* dash's builtins and the POSIX keywords made of such characters */
+	static const char *const shell[] = { ".", ":", "alias", "bg", "break",
+		"case", "cd", "command", "continue", "do", "done", "echo",
+		"elif", "else", "esac", "eval", "exec", "exit", "export",
+		"false", "fc", "fg", "fi", "for", "getopts", "hash", "if", "in",
+		"jobs", "kill", "local", "printf", "pwd", "read", "readonly",
+		"return", "set", "shift", "test", "then", "times", "trap",
+		"true", "type", "ulimit", "umask", "unalias", "unset", "until",
+		"wait", "while" };
+	const char *c;
+	char *p, *save;
+	size_t n = 0, i;
+
+	if (strlen(cmd) >= PLAIN_MAX)
+		return false;
+	for (c = cmd; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			(*c >= '0' && *c <= '9') ||
+			strchr("-_./:@%+, \t", *c) != NULL))
+			return false;
+	strcpy(buf, cmd);
+	for (p = strtok_r(buf, " \t", &save); p != NULL;
+	     p = strtok_r(NULL, " \t", &save)) {
+		if (n == PLAIN_WORDS)
+			return false;
+		argv[n++] = p;
+	}
+	if (n == 0)
+		return false;
+	argv[n] = NULL;
+	for (i = 0; i < sizeof(shell) / sizeof(shell[0]); i++)
+		if (strcmp(argv[0], shell[i]) == 0)
+			return false;
+	return true;
+}
+
 static int
 spawn(const struct handler_spec *spec, int in, int out, int err, pid_t *pid)
 {
 	static const int defaults[] = { SIGTERM, SIGINT, SIGPIPE, SIGCHLD,
 		SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
 	char *argv[] = { "sh", "-c", (char *)spec->command, NULL };
+	char *words[PLAIN_WORDS + 1], *buf;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t def, none;
 	char **env;
 	size_t i;
-	int r;
+	int r = -1;
 
 	sigemptyset(&none);
 	sigemptyset(&def);
@@ -412,7 +461,14 @@ spawn(const struct handler_spec *spec, int in, int out, int err, pid_t *pid)
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setsigmask(&at, &none);
 	env = child_env(spec);
-	r = posix_spawn(pid, "/bin/sh", &fa, &at, argv, env);
+	if ((buf = malloc(PLAIN_MAX)) == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	/* What cannot be started so goes to sh, for its usual diagnostics. */
+	if (plain_words(spec->command, buf, words))
+		r = posix_spawnp(pid, words[0], &fa, &at, words, env);
+	if (r != 0)
+		r = posix_spawn(pid, "/bin/sh", &fa, &at, argv, env);
+	free(buf);
 	free(env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);

@@ -2,10 +2,11 @@
  * Shell-command handlers as child processes on the poll loop: each runs
  * "sh -c COMMAND" in a process group of its own, reads its input from a
  * pipe and has its standard output and error read through pipes, all
- * without blocking the loop.  A handler that outlives its timeout (or
- * is stopped) gets SIGTERM, and SIGKILL HANDLER_KILL_GRACE_MS later;
- * either goes to its whole process group, so what the shell started
- * ends too.
+ * without blocking the loop.  A command of plain words ("cat",
+ * "./bin/greet --loud") is run as sh would run it, without sh.  A handler that
+ * outlives its timeout (or is stopped) gets SIGTERM, and SIGKILL
+ * HANDLER_KILL_GRACE_MS later; either goes to its whole process group, so what
+ * the shell started ends too.
  *
  * The tool routes SIGCHLD here (sig_catch(SIGCHLD), then handler_reap()
  * from its signal callback).  Each handler ends exactly once, through

@@ -107,6 +107,31 @@ test_basics(void)
 	    "empty input: EOF at once");
 }
 
+/* Plain words run without sh; the result is what sh would give. */
+static void
+test_plain(void)
+{
+	ok(run("cat", "in\n", 0, NULL, NULL, 0) == 0, "cat");
+	is_str(G.out, "in\n", "its output");
+	ok(run("  tr  a-z A-Z ", "abc", 0, NULL, NULL, 0) == 0, "arguments");
+	is_str(G.out, "ABC", "split at blanks");
+	ok(run("ls /nonexistent/dir", NULL, 0, NULL, NULL, 0) == 0 &&
+		WIFEXITED(G.r.wstatus) && WEXITSTATUS(G.r.wstatus) == 2,
+	    "its exit status");
+	ok(run("no-such-command-here", NULL, 0, NULL, NULL, 0) == 0 &&
+		WIFEXITED(G.r.wstatus) && WEXITSTATUS(G.r.wstatus) == 127,
+	    "not found: sh's 127");
+	ok(strstr(G.tail, "not found") != NULL, "and sh's message: %s", G.tail);
+	ok(run("echo -n a.b", NULL, 0, NULL, NULL, 0) == 0, "a builtin");
+	is_str(G.out, "a.b", "runs in sh");
+	ok(run("X=1 env", NULL, 0, NULL, NULL, 0) == 0 &&
+		strstr(G.out, "X=1\n") != NULL,
+	    "an assignment runs in sh");
+	ok(run("./nonexistent-script", NULL, 0, NULL, NULL, 0) == 0 &&
+		WEXITSTATUS(G.r.wstatus) == 127,
+	    "a path that is not there");
+}
+
 static void
 test_big_input(void)
 {
@@ -224,6 +249,7 @@ main(void)
 	sig_init(on_signal, NULL);
 	sig_catch(SIGCHLD);
 	test_basics();
+	test_plain();
 	test_big_input();
 	test_env();
 	test_kills();
