@@ -64,7 +64,8 @@ struct flyte {
 	int64_t last_poll_ok;
 	uint64_t poll_failures;
 
-	struct flyte_post *posts;
+	struct flyte_post *posts; /* oldest first */
+	struct flyte_post *event; /* the event being posted; the rest wait */
 	size_t npending[2];
 	uint64_t post_failures, lost;
 	bool last_call; /* one more attempt for each post, no retries */
@@ -223,6 +224,7 @@ link_by_rel(const cJSON *doc, const char *suffix)
 
 static void poll_next(struct flyte *, int64_t);
 static void post_open(struct retry *, void *);
+static void post_go(struct flyte_post *);
 
 /* --- discovery and registration ---------------------------------------- */
 
@@ -584,6 +586,37 @@ post_free(struct flyte_post *p)
 }
 
 /*
+ * Start a post.  Results go out at once, each on its own; events one at
+ * a time, in the order they came (flows may depend on it), so an event
+ * waits until the one before it is delivered or given up.
+ */
+static void
+post_go(struct flyte_post *p)
+{
+	struct flyte *f = p->f;
+
+	if (p->kind == FLYTE_EVENT) {
+		if (f->event != NULL)
+			return;
+		f->event = p;
+	}
+	retry_now(&p->retry);
+}
+
+static void
+next_event(struct flyte *f)
+{
+	struct flyte_post *p;
+
+	f->event = NULL;
+	for (p = f->posts; p != NULL; p = p->next)
+		if (p->kind == FLYTE_EVENT) {
+			post_go(p);
+			return;
+		}
+}
+
+/*
  * The post is over.  Delivered or refused for good, its spool entry
  * goes; given up for lack of time, the entry stays for the next run.
  */
@@ -605,6 +638,8 @@ post_end(struct flyte_post *p, bool delivered, bool keep)
 	if ((*p->prevp = p->next) != NULL)
 		p->next->prevp = p->prevp;
 	f->npending[p->kind]--;
+	if (p == f->event)
+		next_event(f);
 	if (f->h->on_posted != NULL)
 		f->h->on_posted(f, p->kind, p->url != NULL ? p->url : "",
 		    p->body, p->meta, delivered, f->ctx);
@@ -802,7 +837,7 @@ flyte_post(struct flyte *f, enum flyte_post_kind kind, const char *url,
 			lerr("%s; the %s is not spooled", err, kind_name[kind]);
 		free(text);
 	}
-	retry_now(&p->retry);
+	post_go(p);
 }
 
 static void
@@ -837,7 +872,7 @@ unspool(const char *name, const char *text, size_t len, void *ctx)
 	    meta != NULL ? meta->valuestring : NULL);
 	p->spooled = xstrdup(name);
 	cJSON_Delete(doc);
-	retry_now(&p->retry);
+	post_go(p);
 }
 
 /* --- the whole ----------------------------------------------------------- */

@@ -306,6 +306,20 @@ nresults() {
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", {"a": [1, 2]}), ("Pong", None)]'
 }
 
+@test "events go out one at a time, in order, even when one is retried" {
+	start_api
+	fault '{"event_fail": [503, 2]}'
+	seq 1 20 | sed 's/.*/{"event":"Ping","payload":&}/' > in.jsonl
+	EVPIPE_RETRY_INITIAL_MS=100 pack-run -a "$API" -p pack.json \
+	    --json-lines --health-port 0 < in.jsonl > pr.out 2> pr.err &
+	PR_PID=$!
+	wait_for '[ "$(q "len(s[\"events\"])")" = 20 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == list(range(1, 21))'
+	check 'len([x for x in s["requests"] if x["path"].endswith("/events")]) == 22'
+}
+
 @test "events wait for registration while the API is down at start" {
 	start_api
 	fault '{"v1_status": 503}'
