@@ -6,13 +6,13 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clitab.h"
 #include "duration.h"
 #include "exitcode.h"
 #include "frame.h"
@@ -23,36 +23,6 @@
 
 static const char synopsis[] =
     "usage: pack-run [-qv] [-a url] [--option ...] -p pack-file\n";
-
-static const char options[] =
-    "  -a, --api=URL             the Flyte API (default: $FLYTE_API)\n"
-    "      --cacert=FILE         trust the CA certificates in FILE\n"
-    "      --check               check the pack file, print its "
-    "registration\n"
-    "      --drain-timeout=TIME  on SIGTERM, wait this long for handlers "
-    "(20s)\n"
-    "      --event-name=[TYPE=]NAME  event name for CloudEvents of TYPE\n"
-    "      --exit-on-404         exit when the server forgets the pack\n"
-    "      --health-addr=ADDR    health server address (default: all)\n"
-    "      --health-port=PORT    health server port (8090; 0: off; auto)\n"
-    "  -h, --help                print this help and exit\n"
-    "      --insecure            do not check the server's certificate\n"
-    "      --json-lines          events on stdin are JSON lines\n"
-    "      --max-handlers=N      handlers at once (default: CPUs)\n"
-    "      --max-record=SIZE     largest event read from stdin (4M)\n"
-    "      --no-input            read no events from stdin\n"
-    "  -p, --pack=FILE           the pack file\n"
-    "      --poll-interval=TIME  wait after an empty poll (1s; >= 100ms)\n"
-    "      --post-deadline=TIME  retry posts this long (10m)\n"
-    "  -q, --quiet               print errors only\n"
-    "      --spool=DIR           keep undelivered posts in DIR\n"
-    "      --tee                 write a CloudEvent per post to stdout\n"
-    "      --token=JWT           the bearer token (visible in ps)\n"
-    "      --token-command=CMD   run CMD for the bearer token\n"
-    "      --token-env=VAR       the bearer token from VAR (FLYTE_JWT)\n"
-    "      --token-file=FILE     the bearer token from FILE\n"
-    "  -v, --verbose             print more (repeatable)\n"
-    "      --version             print the version and exit\n";
 
 enum {
 	OPT_CACERT = CLI_OPT_VERSION + 1,
@@ -77,34 +47,48 @@ enum {
 	OPT_TOKEN_FILE,
 };
 
-static const struct option longopts[] = {
-	{ "api", required_argument, NULL, 'a' },
-	{ "cacert", required_argument, NULL, OPT_CACERT },
-	{ "check", no_argument, NULL, OPT_CHECK },
-	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
-	{ "event-name", required_argument, NULL, OPT_EVENT_NAME },
-	{ "exit-on-404", no_argument, NULL, OPT_EXIT_ON_404 },
-	{ "health-addr", required_argument, NULL, OPT_HEALTH_ADDR },
-	{ "health-port", required_argument, NULL, OPT_HEALTH_PORT },
-	{ "help", no_argument, NULL, 'h' },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "json-lines", no_argument, NULL, OPT_JSON_LINES },
-	{ "max-handlers", required_argument, NULL, OPT_MAX_HANDLERS },
-	{ "max-record", required_argument, NULL, OPT_MAX_RECORD },
-	{ "no-input", no_argument, NULL, OPT_NO_INPUT },
-	{ "pack", required_argument, NULL, 'p' },
-	{ "poll-interval", required_argument, NULL, OPT_POLL_INTERVAL },
-	{ "post-deadline", required_argument, NULL, OPT_POST_DEADLINE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "spool", required_argument, NULL, OPT_SPOOL },
-	{ "tee", no_argument, NULL, OPT_TEE },
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "token-command", required_argument, NULL, OPT_TOKEN_COMMAND },
-	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV },
-	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, CLI_OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+static const struct clitab options[] = {
+	{ "api", 'a', "URL", "the Flyte API (default: $FLYTE_API)" },
+	{ "cacert", OPT_CACERT, "FILE", "trust the CA certificates in FILE" },
+	{ "check", OPT_CHECK, NULL,
+	    "check the pack file, print its registration" },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, "TIME",
+	    "on SIGTERM, wait this long for handlers (20s)" },
+	{ "event-name", OPT_EVENT_NAME, "[TYPE=]NAME",
+	    "event name for CloudEvents of TYPE" },
+	{ "exit-on-404", OPT_EXIT_ON_404, NULL,
+	    "exit when the server forgets the pack" },
+	{ "health-addr", OPT_HEALTH_ADDR, "ADDR",
+	    "health server address (default: all)" },
+	{ "health-port", OPT_HEALTH_PORT, "PORT",
+	    "health server port (8090; 0: off; auto)" },
+	{ "help", 'h', NULL, "print this help and exit" },
+	{ "insecure", OPT_INSECURE, NULL,
+	    "do not check the server's certificate" },
+	{ "json-lines", OPT_JSON_LINES, NULL,
+	    "events on stdin are JSON lines" },
+	{ "max-handlers", OPT_MAX_HANDLERS, "N",
+	    "handlers at once (default: CPUs)" },
+	{ "max-record", OPT_MAX_RECORD, "SIZE",
+	    "largest event read from stdin (4M)" },
+	{ "no-input", OPT_NO_INPUT, NULL, "read no events from stdin" },
+	{ "pack", 'p', "FILE", "the pack file" },
+	{ "poll-interval", OPT_POLL_INTERVAL, "TIME",
+	    "wait after an empty poll (1s; >= 100ms)" },
+	{ "post-deadline", OPT_POST_DEADLINE, "TIME",
+	    "retry posts this long (10m)" },
+	{ "quiet", 'q', NULL, "print errors only" },
+	{ "spool", OPT_SPOOL, "DIR", "keep undelivered posts in DIR" },
+	{ "tee", OPT_TEE, NULL, "write a CloudEvent per post to stdout" },
+	{ "token", OPT_TOKEN, "JWT", "the bearer token (visible in ps)" },
+	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
+	    "run CMD for the bearer token" },
+	{ "token-env", OPT_TOKEN_ENV, "VAR",
+	    "the bearer token from VAR (FLYTE_JWT)" },
+	{ "token-file", OPT_TOKEN_FILE, "FILE", "the bearer token from FILE" },
+	{ "verbose", 'v', NULL, "print more (repeatable)" },
+	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
+	{ NULL, 0, NULL, NULL },
 };
 
 static int64_t
@@ -113,7 +97,7 @@ duration_arg(const char *opt, const char *arg, int64_t min)
 	char smallest[32];
 	int64_t ms;
 
-	if (duration_parse(arg, &ms) < 0)
+	if (duration_ms(arg, &ms) < 0)
 		cli_usage(synopsis,
 		    "--%s %s: not a duration (e.g. 500ms, 30s, 10m)", opt, arg);
 	if (ms < min) {
@@ -190,6 +174,7 @@ main(int argc, char *argv[])
 	struct packrun_opts o = { 0 };
 	const char **names = NULL, *packfile = NULL, *env;
 	char err[1024];
+	struct clitab_getopt g;
 	bool check = false;
 	uint64_t v;
 	long cpus;
@@ -204,7 +189,9 @@ main(int argc, char *argv[])
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o.max_handlers = cpus > 0 ? (size_t)cpus : 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:hp:qv", longopts, NULL)) != -1)
+	clitab_getopt(options, &g);
+	while (
+	    (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1)
 		switch (c) {
 		case 'a':
 			o.flyte.api = optarg;
@@ -251,7 +238,7 @@ main(int argc, char *argv[])
 			o.health_required = true;
 			break;
 		case 'h':
-			cli_help(synopsis, options);
+			cli_help(synopsis, clitab_help(options));
 		case OPT_INSECURE:
 			o.flyte.http.insecure = true;
 			break;
@@ -317,6 +304,7 @@ main(int argc, char *argv[])
 		default:
 			cli_bad_option(synopsis, argv, c);
 		}
+	clitab_free(&g);
 	if (optind < argc)
 		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
 	if (packfile == NULL)

@@ -1,17 +1,15 @@
 /*
- * Durations on command lines and in files: a decimal number with an
- * optional unit, "250ms", "1.5s", "10m", "2h"; a bare number is
- * seconds.  Resolution is one millisecond.
+ * Durations on the command line, in Go's syntax (time.ParseDuration,
+ * which awakari's settings use too): "50ms", "30s", "1m30s", "1.5h";
+ * units ns, us, ms, s, m, h.  A bare number is seconds.
  */
 #ifndef EVPIPE_DURATION_H
 #define EVPIPE_DURATION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define DURATION_MAX_MS ((int64_t)1 << 50)
-
-int duration_parse(const char *, int64_t *);
-int duration_from_seconds(double, int64_t *);
+int duration_ms(const char *, int64_t *);
 void duration_format(char *, size_t, int64_t);
 
 #endif

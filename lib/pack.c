@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,16 @@ get_string(struct walk *w, const cJSON *obj, const char *key, bool required,
 	return 0;
 }
 
+/* Seconds as a JSON number to milliseconds, at most a year. */
+static int
+from_seconds(double s, int64_t *ms)
+{
+	if (!isfinite(s) || s < 0 || s > 366.0 * 24 * 3600)
+		return -1;
+	*ms = (int64_t)(s * 1000);
+	return 0;
+}
+
 /* A timeout: seconds as a number, or a duration string ("90s", "2m"). */
 static int
 get_timeout(struct walk *w, const cJSON *obj, int64_t dflt, int64_t *out)
@@ -198,9 +209,9 @@ get_timeout(struct walk *w, const cJSON *obj, int64_t dflt, int64_t *out)
 		return 0;
 	at = enter_key(w, "timeout");
 	if (cJSON_IsNumber(v))
-		r = duration_from_seconds(v->valuedouble, out);
+		r = from_seconds(v->valuedouble, out);
 	else if (cJSON_IsString(v))
-		r = duration_parse(v->valuestring, out);
+		r = duration_ms(v->valuestring, out);
 	else
 		return fail(w, "not a number of seconds or a duration");
 	if (r < 0 || *out <= 0)

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "duration.h"
 #include "pack.h"
 #include "tap.h"
 
@@ -169,29 +168,11 @@ test_errors(void)
 	is_str(bad(""), "line 1, column 1: bad JSON", "empty file");
 }
 
-static void
-test_duration(void)
-{
-	int64_t ms = -1;
-
-	ok(duration_parse("250ms", &ms) == 0 && ms == 250, "250ms");
-	ok(duration_parse("1.5", &ms) == 0 && ms == 1500, "1.5 (seconds)");
-	ok(duration_parse("2m", &ms) == 0 && ms == 120000, "2m");
-	ok(duration_parse("1h", &ms) == 0 && ms == 3600000, "1h");
-	ok(duration_parse("0.0001s", &ms) == 0 && ms == 1, "rounded up");
-	ok(duration_parse("-1s", &ms) < 0, "negative");
-	ok(duration_parse("1x", &ms) < 0, "bad unit");
-	ok(duration_parse("", &ms) < 0, "empty");
-	ok(duration_parse("1e300", &ms) < 0, "too long");
-	ok(duration_parse("nan", &ms) < 0, "nan");
-}
-
 int
 main(void)
 {
 	test_good();
 	test_minimal();
 	test_errors();
-	test_duration();
 	return done_testing();
 }
