@@ -111,7 +111,7 @@ duration_parse(const char *s, int64_t *out)
 /* Write d into buf as Go's Duration.String() does: "1h30m0s", "1.5s",
  * "500ms", "0s".  Returns the length. */
 int
-duration_format(char *buf, int64_t d)
+duration_string(char *buf, int64_t d)
 {
 	uint64_t u = d < 0 ? 0 - (uint64_t)d : (uint64_t)d, frac;
 	char tmp[DURATION_MAX], *w = tmp + sizeof(tmp);
@@ -202,4 +202,18 @@ duration_ms(const char *s, int64_t *out)
 		return -1;
 	*out = ns / 1000000;
 	return 0;
+}
+
+/* For diagnostics, in the same syntax: "250ms", "1.5s", "20s", "2m". */
+void
+duration_format(char *buf, size_t len, int64_t ms)
+{
+	if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else if (ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else
+		snprintf(buf, len, "%.3gs", (double)ms / 1000);
 }

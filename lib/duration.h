@@ -8,17 +8,20 @@
 #ifndef EVPIPE_DURATION_H
 #define EVPIPE_DURATION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define DURATION_MAX 32 /* longest duration_format() output + NUL */
+#define DURATION_MAX 32 /* longest duration_string() output + NUL */
 
 int duration_parse(const char *, int64_t *);
-int duration_format(char *, int64_t);
+int duration_string(char *, int64_t);
 
 /*
  * For options: milliseconds (rounded down) of a duration that is not
  * negative and at most a year; a bare number is seconds ("2" is 2s).
  */
 int duration_ms(const char *, int64_t *);
+/* Milliseconds for diagnostics, short: "250ms", "1.5s", "20s", "2m". */
+void duration_format(char *, size_t, int64_t);
 
 #endif

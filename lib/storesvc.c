@@ -554,7 +554,7 @@ periodic_done(struct cleaner *k, int status, const char *why)
 	struct storesvc *svc = k->svc;
 	char age[DURATION_MAX];
 
-	duration_format(age, svc->o.retention_us * 1000);
+	duration_string(age, svc->o.retention_us * 1000);
 	if (status != STORE_OK)
 		lwarn("periodic clean: %s", why);
 	else if (k->total > 0)
