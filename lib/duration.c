@@ -1,60 +1,206 @@
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
 
+#define NS_US 1000ULL
+#define NS_MS (1000 * NS_US)
+#define NS_S (1000 * NS_MS)
+#define NS_M (60 * NS_S)
+#define NS_H (60 * NS_M)
+
 static const struct {
 	const char *name;
-	double ms;
+	uint64_t ns;
 } units[] = {
-	/* longest names first: "ms" before "m", "ns" before "s" */
-	{ "ns", 1e-6 },
-	{ "us", 1e-3 },
-	{ "ms", 1 },
-	{ "h", 3600e3 },
-	{ "m", 60e3 },
-	{ "s", 1e3 },
+	{ "ns", 1 },
+	{ "us", NS_US },
+	{ "\xc2\xb5s", NS_US }, /* U+00B5 micro sign */
+	{ "\xce\xbcs", NS_US }, /* U+03BC Greek small letter mu */
+	{ "ms", NS_MS },
+	{ "s", NS_S },
+	{ "m", NS_M },
+	{ "h", NS_H },
 };
 
-/* Milliseconds (rounded down, at most a year); 0 or -1. */
+/*
+ * Parse s as Go's time.ParseDuration does, with the same limits: each
+ * term and the sum must fit in 63 bits (-2^63 ns is allowed).  Returns
+ * 0, or -1 when s is not a duration.
+ */
 int
-duration_ms(const char *s, int64_t *out)
+duration_parse(const char *s, int64_t *out)
 {
-	double total = 0, v;
-	char *end;
-	size_t i, n;
-	int parts = 0;
+	const uint64_t limit = (uint64_t)1 << 63;
+	uint64_t total = 0, v, f, unit;
+	double scale;
+	const char *u;
+	bool neg = false, digits, overflow;
+	size_t i, ulen;
 
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
 	if (*s == '\0')
 		return -1;
 	while (*s != '\0') {
-		n = strspn(s, "0123456789");
-		n += s[n] == '.' ? 1 + strspn(s + n + 1, "0123456789") : 0;
-		if (n == 0 || (n == 1 && *s == '.'))
+		if (!(*s == '.' || (*s >= '0' && *s <= '9')))
 			return -1;
-		v = strtod(s, &end);
-		s += n;
-		parts++;
-		if (*s == '\0' && parts == 1) {
-			total = v * 1e3; /* a bare number: seconds */
-			break;
+		v = 0;
+		digits = false;
+		for (; *s >= '0' && *s <= '9'; s++, digits = true) {
+			if (v > (limit - 1) / 10)
+				return -1;
+			v = v * 10 + (uint64_t)(*s - '0');
+			if (v > limit)
+				return -1;
 		}
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			n = strlen(units[i].name);
-			if (strncmp(s, units[i].name, n) == 0)
+		f = 0;
+		scale = 1;
+		overflow = false;
+		if (*s == '.') {
+			/* Digits past what 63 bits hold are dropped, as Go
+			 * does. */
+			for (s++; *s >= '0' && *s <= '9'; s++, digits = true)
+				if (!overflow && f <= (limit - 1) / 10 &&
+				    f * 10 + (uint64_t)(*s - '0') <= limit) {
+					f = f * 10 + (uint64_t)(*s - '0');
+					scale *= 10;
+				} else {
+					overflow = true;
+				}
+		}
+		if (!digits)
+			return -1;
+		for (u = s; *s != '\0' && *s != '.' && (*s < '0' || *s > '9');
+		     s++)
+			;
+		ulen = (size_t)(s - u);
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strlen(units[i].name) == ulen &&
+			    memcmp(units[i].name, u, ulen) == 0)
 				break;
-		}
 		if (i == sizeof(units) / sizeof(units[0]))
+			return -1; /* missing or unknown unit */
+		unit = units[i].ns;
+		if (v > limit / unit)
 			return -1;
-		total += v * units[i].ms;
-		s += n;
+		v *= unit;
+		if (f > 0) {
+			/* In double, as Go does: f * unit could overflow. */
+			v += (uint64_t)((double)f * ((double)unit / scale));
+			if (v > limit)
+				return -1;
+		}
+		total += v;
+		if (total > limit)
+			return -1;
 	}
-	if (total > 366.0 * 24 * 3600e3)
+	if (total == limit && !neg)
 		return -1;
-	*out = (int64_t)total;
+	*out = neg ? (int64_t)(0 - total) : (int64_t)total;
+	return 0;
+}
+
+/* Write d into buf as Go's Duration.String() does: "1h30m0s", "1.5s",
+ * "500ms", "0s".  Returns the length. */
+int
+duration_string(char *buf, int64_t d)
+{
+	uint64_t u = d < 0 ? 0 - (uint64_t)d : (uint64_t)d, frac;
+	char tmp[DURATION_MAX], *w = tmp + sizeof(tmp);
+	const char *unit;
+	int prec, i;
+	bool print;
+
+	*--w = '\0';
+	if (u < NS_S) {
+		/* Below a second: the largest unit that keeps it >= 1. */
+		if (u == 0)
+			return snprintf(buf, DURATION_MAX, "0s");
+		if (u < NS_US) {
+			unit = "ns";
+			prec = 0;
+		} else if (u < NS_MS) {
+			unit = "\xc2\xb5s";
+			prec = 3;
+		} else {
+			unit = "ms";
+			prec = 6;
+		}
+		w -= strlen(unit);
+		memcpy(w, unit, strlen(unit));
+	} else {
+		*--w = 's';
+		prec = 9;
+	}
+	/* The fraction, without trailing zeros. */
+	print = false;
+	frac = u;
+	for (i = 0; i < prec; i++) {
+		int digit = (int)(frac % 10);
+
+		print = print || digit != 0;
+		if (print)
+			*--w = (char)('0' + digit);
+		frac /= 10;
+	}
+	if (print)
+		*--w = '.';
+	u = frac;
+	if (prec == 9) {
+		/* u is whole seconds: s, then m, then h. */
+		uint64_t s = u % 60, m = (u / 60) % 60, h = u / 3600;
+
+		do
+			*--w = (char)('0' + s % 10);
+		while ((s /= 10) > 0);
+		if (u >= 60) {
+			*--w = 'm';
+			do
+				*--w = (char)('0' + m % 10);
+			while ((m /= 10) > 0);
+			if (h > 0) {
+				*--w = 'h';
+				do
+					*--w = (char)('0' + h % 10);
+				while ((h /= 10) > 0);
+			}
+		}
+	} else {
+		do
+			*--w = (char)('0' + u % 10);
+		while ((u /= 10) > 0);
+	}
+	if (d < 0)
+		*--w = '-';
+	return snprintf(buf, DURATION_MAX, "%s", w);
+}
+
+/* Options: "50ms", "1m30s", "1.5h", or a bare number of seconds. */
+int
+duration_ms(const char *s, int64_t *out)
+{
+	const int64_t year = 366LL * 24 * 3600 * 1000000000;
+	char buf[64];
+	int64_t ns;
+
+	if (!(*s == '.' || (*s >= '0' && *s <= '9')))
+		return -1;
+	if (s[strspn(s, "0123456789.")] == '\0') {
+		if (snprintf(buf, sizeof(buf), "%ss", s) >= (int)sizeof(buf))
+			return -1;
+		s = buf;
+	}
+	if (duration_parse(s, &ns) < 0 || ns < 0 || ns > year)
+		return -1;
+	*out = ns / 1000000;
 	return 0;
 }
 
