@@ -26,9 +26,10 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   code from --cut-codes, default UNAVAILABLE), --seed S, --known ID=K
   (only K events are known yet: STOP_AFTER_LAST_KNOWN ends there without
   is_last, UNTIL_COMPLETE goes on with the rest, one every --live-ms ms),
-  --workers N.  Continuation tokens are opaque: base64 of a random
-  server salt, the id and the index; a token from another server run is
-  INVALID_ARGUMENT.
+  --workers N, --payload-size N (bytes added to each bazel_event).
+  Continuation tokens are opaque: base64 of a server salt (random, or
+  --salt HEX12 so that tokens outlive a restart), the id and the index;
+  a token with another salt is INVALID_ARGUMENT.
 
 notify: one CloudEvent per id, as subscribe writes them: proto_data is
   the engflow.notification.v1.Notification whose payload is a
@@ -104,8 +105,9 @@ def counts(args):
     return lambda i: per.get(i, args.events)
 
 
-def event(kind, ident, i, n):
-    """The i-th BuildProgressEvent (of n) of an invocation or build."""
+def event(kind, ident, i, n, pad=0):
+    """The i-th BuildProgressEvent (of n) of an invocation or build;
+    pad: bytes of payload added to each bazel_event."""
     e = bev.BuildProgressEvent()
     if kind == "build":
         e.stream_id.build_id = ident
@@ -128,7 +130,7 @@ def event(kind, ident, i, n):
         be.invocation_attempt_finished.invocation_status.result = 1
     else:
         be.bazel_event.type_url = "type.googleapis.com/build_event_stream.BuildEvent"
-        be.bazel_event.value = ("%s event %d of %d" % (ident, i, n)).encode()
+        be.bazel_event.value = ("%s event %d of %d" % (ident, i, n)).encode() + b"." * pad
     return e
 
 
@@ -140,7 +142,7 @@ class Store:
     def __init__(self, args):
         self.args = args
         self.n = counts(args)
-        self.salt = os.urandom(6)
+        self.salt = bytes.fromhex(args.salt) if args.salt else os.urandom(6)
         self.known = {}
         for spec in args.known:
             k, v = spec.rsplit("=", 1)
@@ -228,7 +230,7 @@ class Store:
                 return
             yield pb.StreamedBuildEvent(
                 is_last=i == n - 1, continuation_token=self.token(ident, i),
-                event=event(kind, ident, i, n), principal="alice")
+                event=event(kind, ident, i, n, a.payload_size), principal="alice")
             rec["sent"] += 1
             if i < n - 1 and a.cut and rng.random() < a.cut:
                 end(rng.choice(codes), "cut after event %d" % i)
@@ -346,7 +348,7 @@ def check(args):
             if k >= len(evs):
                 fail("missing: %s event %d of %d" % (ident, i + 1, n))
             ev = evs[k]
-            want = event(kind, ident, i, n)
+            want = event(kind, ident, i, n, args.payload_size)
             if subject(ev) != ident:
                 fail("subject %r, want %r (event %d of %d)" % (subject(ev), ident, i + 1, n))
             seq = ev.attributes["sequence"].ce_string
@@ -384,6 +386,7 @@ def main():
     common.add_argument("--pyout")
     common.add_argument("--events", type=int, default=1000)
     common.add_argument("--events-for", action="append", default=[])
+    common.add_argument("--payload-size", type=int, default=0)
     s = sub.add_parser("serve", parents=[common])
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--log")
@@ -395,6 +398,7 @@ def main():
     s.add_argument("--cut", type=float, default=0)
     s.add_argument("--cut-codes", default="UNAVAILABLE")
     s.add_argument("--seed", default="0")
+    s.add_argument("--salt", help="12 hex digits: tokens that outlive a restart")
     s.add_argument("--known", action="append", default=[])
     s.add_argument("--live-ms", type=float, default=1)
     s.add_argument("--workers", type=int, default=128)
