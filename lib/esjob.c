@@ -59,20 +59,18 @@ event_time(const uint8_t *p, size_t n, int64_t *sec, int32_t *nsec)
 {
 	const uint8_t *be, *ts;
 	size_t belen, tslen;
-	struct pbiter it;
 	struct pbfield f;
 
-	if (pb_find(p, n, 4, &be, &belen) <= 0 ||
-	    pb_find(be, belen, 1, &ts, &tslen) <= 0)
+	if (pbwire_find(p, n, 4, &be, &belen, NULL) <= 0 ||
+	    pbwire_find(be, belen, 1, &ts, &tslen, NULL) <= 0)
 		return false;
 	*sec = 0;
 	*nsec = 0;
-	pb_iter(&it, ts, tslen);
-	while (pb_next(&it, &f) > 0) {
-		if (f.num == 1 && f.wire == PB_VARINT)
-			*sec = (int64_t)f.v;
-		else if (f.num == 2 && f.wire == PB_VARINT)
-			*nsec = (int32_t)f.v;
+	while (pbwire_next(&ts, &tslen, &f) > 0) {
+		if (f.num == 1 && f.wiretype == 0)
+			*sec = (int64_t)f.value;
+		else if (f.num == 2 && f.wiretype == 0)
+			*nsec = (int32_t)f.value;
 	}
 	/* CloudEvents: a valid RFC 3339 time, years 1 to 9999. */
 	return *nsec >= 0 && *nsec <= 999999999 && *sec >= -62135596800LL &&

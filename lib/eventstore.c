@@ -100,23 +100,21 @@ static int
 parse(struct esstream *st, const uint8_t *p, size_t n, struct es_event *ev,
     char *token, size_t tokcap, char *principal, size_t princap)
 {
-	struct pbiter it;
 	struct pbfield f;
 	int r;
 
 	memset(ev, 0, sizeof(*ev));
 	*token = *principal = '\0';
-	pb_iter(&it, p, n);
-	while ((r = pb_next(&it, &f)) > 0) {
-		if (f.num == 1 && f.wire == PB_VARINT) {
-			ev->is_last = f.v != 0;
-		} else if (f.num == 2 && f.wire == PB_LEN) {
+	while ((r = pbwire_next(&p, &n, &f)) > 0) {
+		if (f.num == 1 && f.wiretype == 0) {
+			ev->is_last = f.value != 0;
+		} else if (f.num == 2 && f.wiretype == 2) {
 			if (copy_string(token, tokcap, &f) < 0)
 				return -1;
-		} else if (f.num == 4 && f.wire == PB_LEN) {
+		} else if (f.num == 4 && f.wiretype == 2) {
 			if (copy_string(principal, princap, &f) < 0)
 				return -1;
-		} else if (f.num == 3 && f.wire == PB_LEN) {
+		} else if (f.num == 3 && f.wiretype == 2) {
 			if (ev->event == NULL) {
 				ev->event = f.p;
 				ev->event_len = f.len;

@@ -31,8 +31,10 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   --salt HEX12 so that tokens outlive a restart), the id and the index;
   a token with another salt is INVALID_ARGUMENT.
 
-notify: one CloudEvent per id, as subscribe writes them: proto_data is
-  the engflow.notification.v1.Notification whose payload is a
+notify: one CloudEvent per id, as subscribe writes them (type
+  engflow.eventstore.v1.BuildLifecycleEventNotification.<Kind>, subject,
+  engflowbuildid, engflowinstance): proto_data is the
+  engflow.notification.v1.Notification whose payload is a
   BuildLifecycleEventNotification (--direct: the payload itself).
   --kind invocation-finished (default), invocation-started,
   build-started, build-finished; --instance NAME; --ack (set evpipeack to
@@ -302,10 +304,16 @@ def notify(args):
         n = ntf.Notification(id=nid)
         n.timestamp.seconds = EPOCH
         n.payload.Pack(p)
-        ev = ce.CloudEvent(id=nid, source="grpc://queue.example/eventstore/lifecycle-events",
-                           spec_version="1.0",
-                           type="engflow.notification.v1.Notification")
+        kind = "".join(w.capitalize() for w in args.kind.split("-"))
+        ev = ce.CloudEvent(
+            id=nid, source="grpc://queue.example/eventstore/lifecycle-events",
+            spec_version="1.0",
+            type="engflow.eventstore.v1.BuildLifecycleEventNotification." + kind)
         ev.attributes["time"].ce_timestamp.seconds = EPOCH
+        ev.attributes["subject"].ce_string = p.build_id if args.kind.startswith("build") else ident
+        ev.attributes["engflowbuildid"].ce_string = p.build_id
+        if args.instance:
+            ev.attributes["engflowinstance"].ce_string = args.instance
         if args.ack:
             ev.attributes["evpipeack"].ce_string = "ack-" + nid
         ev.proto_data.Pack(p if args.direct else n)
