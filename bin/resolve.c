@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -639,6 +641,7 @@ setup_axway(void)
 int
 main(int argc, char *argv[])
 {
+	struct rusage ru;
 	char err[300];
 
 	cli_start(argv[0]);
@@ -667,18 +670,19 @@ main(int argc, char *argv[])
 	sig_init(on_signal, NULL);
 
 	R.status = loop_run();
+	getrusage(RUSAGE_SELF, &ru);
 	if (R.axway)
 		linfo("%" PRIu64 " resources, %" PRIu64 " unresolved, %" PRIu64
 		      " passed through, %" PRIu64 " dropped, %" PRIu64
-		      " duplicates",
+		      " duplicates; peak RSS %ld KiB",
 		    R.ax.resolved, R.ax.unresolved, R.passed, R.dropped,
-		    R.duplicates);
+		    R.duplicates, ru.ru_maxrss);
 	else
 		linfo("%" PRIu64 " resolved (%" PRIu64 " events), %" PRIu64
 		      " unresolved, %" PRIu64 " passed through, %" PRIu64
-		      " dropped, %" PRIu64 " duplicates",
+		      " dropped, %" PRIu64 " duplicates; peak RSS %ld KiB",
 		    R.es.resolved, R.es.events, R.es.unresolved, R.passed,
-		    R.dropped, R.duplicates);
+		    R.dropped, R.duplicates, ru.ru_maxrss);
 	invq_free(&R.q);
 	recin_close(&R.in);
 	recout_close(&R.out);
