@@ -386,6 +386,19 @@ while True:
 	fi
 }
 
+@test "16 large invocations at once on one connection: waiting ones do not starve the head" {
+	# Each waiting stream holds up to its window (1 MiB) while paused;
+	# 15 of them must not use up the connection's window (8 MiB).
+	start_es --events 100 --payload-size 65536
+	ids=$(seq -f 'big%g' 1 16)
+	es notify $ids > in.bin
+	status=0
+	timeout -k 5 60 resolve --endpoint "$ES" --parallel 16 < in.bin > out.bin || status=$?
+	[ "$status" -eq 0 ]
+	run es check --events 100 --payload-size 65536 $ids < out.bin
+	[ "$output" = "ok 1600 events" ]
+}
+
 @test "SIGTERM: no more input, what was accepted is finished, exit 0" {
 	start_es --events 500 --known inv1=0 --live-ms 2
 	es notify inv1 > in.bin
