@@ -377,8 +377,10 @@ call_deliver_close(struct gcall *call)
 
 	if (call->closed)
 		return;
-	if (call->paused && call->held_len > 0 && call->override < 0)
-		return; /* after the held messages */
+	/* After the held messages, paused or not: a call resumed a moment
+	 * ago still holds them until the kick delivers them. */
+	if (call->held_len > 0 && call->override < 0)
+		return;
 	call->closed = true;
 	if (call->server) {
 		st.code = call->override >= 0 ? call->override : call->fin_code;
