@@ -610,6 +610,9 @@ setup_engflow(void)
 		    synopsis, "%s: TLS options need grpcs://", R.endpoint);
 	o.tls = R.tls;
 	o.max_recv = (uint32_t)R.max;
+	/* A live stream can be quiet for long: find a connection that died
+	 * silently.  Servers take a PING every 5 minutes (grpc.md, A8). */
+	o.keepalive_ms = 300000;
 	if ((R.ch = gchannel_new(&o, err, sizeof(err))) == NULL)
 		die(EXIT_USAGE, "%s", err);
 	esjob_init(&R.es);
