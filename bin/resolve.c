@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ackfifo.h"
@@ -383,12 +384,21 @@ engflow_metadata(struct gmd *md, size_t max, void *ctx)
 {
 	char err[300];
 	const char *tok;
+	int64_t exp;
 
 	if (!secret_isset(&R.token) || max < 2)
 		return 0;
 	if ((tok = secret_get(&R.token, err, sizeof(err))) == NULL) {
 		lwarn("%s", err);
 		return 0;
+	}
+	if (R.token.kind == SECRET_COMMAND && (exp = jwt_exp(tok)) > 0 &&
+	    exp - (int64_t)time(NULL) < 60) {
+		/* About to expire: a new one before the server refuses it. */
+		if (secret_refresh(&R.token, err, sizeof(err)) < 0)
+			lwarn("%s", err);
+		else
+			tok = R.token.value;
 	}
 	if (R.bearer) {
 		snprintf(

@@ -319,6 +319,9 @@ for l in sys.stdin:
 	[ "$output" = "ok 2 events" ]
 	tail -1 es.log | grep -q '"x-engflow-auth-method": "jwt-v0", "x-engflow-auth-token": "sekrit"'
 	SEKRIT=sekrit resolve --endpoint "$ES" --token-env SEKRIT < in.bin > out.bin
+	resolve --endpoint "$ES" --token-command 'echo sekrit' < in.bin > out.bin
+	run es check --events 2 inv1 < out.bin
+	[ "$output" = "ok 2 events" ]
 	run --separate-stderr resolve --endpoint "$ES" --token sekrit < in.bin
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"visible to other users"* ]]
