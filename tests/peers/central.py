@@ -71,18 +71,19 @@ def serve(args):
             pass
 
         def answer(self, status, body):
-            data = json.dumps(body, sort_keys=True).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # Logged first: the client may be gone once it has the answer.
             if args.log:
                 rec = {"path": self.path, "status": status,
                        "authorization": self.headers.get("Authorization"),
                        "tenant": self.headers.get("X-Axway-Tenant-Id")}
                 with lock, open(args.log, "a", encoding="utf-8") as f:
                     f.write(json.dumps(rec, sort_keys=True) + "\n")
+            data = json.dumps(body, sort_keys=True).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_GET(self):
             if not self.path.startswith("/apis/"):

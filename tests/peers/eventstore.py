@@ -17,7 +17,11 @@ bazel_event payloads that name the id and the index.  event_time is
 
 serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   --port N (0: a free one), --pyout DIR (Python modules are compiled
-  there with protoc on first use), --log FILE (a JSON line per call),
+  there with protoc on first use), --log FILE (JSON lines: {"phase":
+  "start", "call": N, "method", "id", "instance", "token" (the index it
+  resumes after, or null), "auth" (the auth headers), "replay_mode"}
+  before the first answer, {"phase": "end", "call": N, "sent", "end"
+  (the status)} when the call ends),
   --token T (require x-engflow-auth-method: jwt-v0 and
   x-engflow-auth-token: T, else UNAUTHENTICATED), --bearer T (require
   authorization: Bearer T), --not-found ID, --deny ID (PERMISSION_DENIED),
@@ -184,13 +188,20 @@ class Store:
         with self.lock:
             self.calls += 1
             call = self.calls
-        rec = {"method": kind, "id": ident, "instance": req.instance_name,
-               "token": None, "call": call, "sent": 0, "end": "OK",
-               "auth": {k: v for k, v in md.items()
-                        if k in ("x-engflow-auth-method", "authorization",
-                                 "x-engflow-auth-token")}}
+        # The request is logged before any answer, the end when it is
+        # sent (a client may be gone by then).
+        start_rec = {"phase": "start", "call": call, "method": kind,
+                     "id": ident, "instance": req.instance_name,
+                     "token": None,
+                     "auth": {k: v for k, v in md.items()
+                              if k in ("x-engflow-auth-method", "authorization",
+                                       "x-engflow-auth-token")}}
         if kind == "invocation":
-            rec["replay_mode"] = req.replay_mode
+            start_rec["replay_mode"] = req.replay_mode
+        if req.continuation_token:
+            start_rec["token"] = self.untoken(ident, req.continuation_token)
+        self.log(start_rec)
+        rec = {"phase": "end", "call": call, "sent": 0, "end": "OK"}
 
         def end(code, msg):
             rec["end"] = code
@@ -214,7 +225,6 @@ class Store:
             idx = self.untoken(ident, req.continuation_token)
             if idx is None:
                 end("INVALID_ARGUMENT", "bad continuation token")
-            rec["token"] = idx
             start = idx + 1
         n = self.n(ident)
         known = self.known.get(ident, n)
