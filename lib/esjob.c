@@ -188,6 +188,11 @@ fatal(const struct esstream *st, int code)
 	    code == GRPC_UNIMPLEMENTED || st->gave_up;
 }
 
+/*
+ * Fires once, when the stream is over: OK (complete), a status that
+ * concerns this notification only (what came is written, or else the
+ * notification itself, marked), or one that stops the tool.
+ */
 static void
 on_end(struct esstream *st, const struct gstatus *status, void *ctx)
 {

@@ -31,7 +31,7 @@ what(const struct esstream *st)
 	return st->o.method == ES_GET_BUILD ? "build" : "invocation";
 }
 
-/* A calls' handlers once nobody listens: take everything, say nothing. */
+/* A call's handlers once nobody listens: take everything, say nothing. */
 static int
 ignore_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 {

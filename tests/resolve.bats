@@ -505,3 +505,25 @@ while True:
 	[ "$status" -eq 14 ]
 	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
 }
+
+@test "subscribe | resolve | evcat against a fake cluster (queue and event store on one port)" {
+	command -v subscribe > /dev/null || skip "subscribe is not built in this tree"
+	start_es --events 3 --queue inv1 --queue inv2
+	run bash -c 'set -o pipefail
+	    subscribe --notification_queue_endpoint="$0" \
+	        --queue_name=eventstore/lifecycle-events --count 2 |
+	    resolve --endpoint "$0" | tee out.bin | evcat > out.jsonl' "$ES"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run es check --events 3 inv1 inv2 < out.bin
+	[ "$output" = "ok 6 events" ]
+	sed -n '1p;6p' out.jsonl | sed "s|$ES|ES|" > got
+	cat > want <<-'END'
+	{"specversion":"1.0","id":"inv1/1","source":"ES","type":"engflow.eventstore.v1.BuildProgressEvent","principal":"alice","sequence":"00000000000000000001","subject":"inv1","time":"2023-11-14T22:13:20Z","data_proto":{"type_url":"type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent","value":"ChAKBmItaW52MRgDMgRpbnYxGhFjb21tYW5kX25hbWU9dGVzdCINCgYIgOLPqgaaAwIIAQ=="}}
+	{"specversion":"1.0","id":"inv2/3","source":"ES","type":"engflow.eventstore.v1.BuildProgressEvent","evpipeack":"n-inv2","principal":"alice","sequence":"00000000000000000003","subject":"inv2","time":"2023-11-14T22:13:22.000000002Z","data_proto":{"type_url":"type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent","value":"ChAKBmItaW52MhgDMgRpbnYyIhEKCAiC4s+qBhACogMEGgIIAQ=="}}
+	END
+	diff -u want got
+	# both notifications were acknowledged on the queue
+	grep -q '"token": "t-inv1"' es.log
+	grep -q '"token": "t-inv2"' es.log
+}

@@ -31,6 +31,12 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   (only K events are known yet: STOP_AFTER_LAST_KNOWN ends there without
   is_last, UNTIL_COMPLETE goes on with the rest, one every --live-ms ms),
   --workers N, --payload-size N (bytes added to each bazel_event).
+  --queue ID (repeatable) also serves engflow.notification.v1.
+  NotificationQueue/Pull on the same port, as a cluster does: the queue
+  named --queue-name (default eventstore/lifecycle-events) delivers an
+  InvocationFinished notification for each ID (ID:NID as for notify;
+  ack token "t-" + ID) until it is acknowledged; acks are logged as
+  {"phase": "ack", "token"}.
   Continuation tokens are opaque: base64 of a server salt (random, or
   --salt HEX12 so that tokens outlive a restart), the id and the index;
   a token with another salt is INVALID_ARGUMENT.
@@ -74,9 +80,11 @@ FILES = [
     "engflow/eventstore/v1/notifications.proto",
     "engflow/iam/v1/user.proto",
     "engflow/notification/v1/notification.proto",
+    "engflow/notification/v1/notification_queue.proto",
     "google/devtools/build/v1/build_events.proto",
     "google/devtools/build/v1/build_status.proto",
     "google/devtools/build/v1/publish_build_event.proto",
+    "google/rpc/status.proto",
 ]
 SERVICE = "engflow.eventstore.v1.EventStore"
 EPOCH = 1700000000
@@ -94,8 +102,9 @@ def load(pyout):
         with open(stamp, "w"):
             pass
     sys.path.insert(0, pyout)
-    global pb, bev, bes, nf, ntf, ce
+    global pb, bev, bes, nf, ntf, nq, ce
     from engflow.eventstore.v1 import eventstore_pb2 as pb
+    from engflow.notification.v1 import notification_queue_pb2 as nq
     from engflow.eventstore.v1 import build_event_pb2 as bev
     from engflow.eventstore.v1 import notifications_pb2 as nf
     from engflow.notification.v1 import notification_pb2 as ntf
@@ -249,6 +258,58 @@ class Store:
         self.log(rec)
 
 
+class Queue:
+    """engflow.notification.v1.NotificationQueue/Pull for the --queue
+    ids: each stream delivers, in order, the ones not yet acknowledged,
+    answers each ack with an OK receipt, then waits."""
+
+    def __init__(self, args, log):
+        self.args = args
+        self.log = log
+        self.acked = set()
+        self.lock = threading.Lock()
+
+    def pull(self, reqs, ctx):
+        import queue as q
+        first = next(reqs, None)
+        if first is None or first.queue.name != self.args.queue_name:
+            ctx.abort(grpc.StatusCode.INVALID_ARGUMENT if first is not None
+                      else grpc.StatusCode.CANCELLED, "no such queue")
+        self.log({"phase": "pull", "queue": first.queue.name})
+        receipts = q.Queue()
+
+        def read():
+            for r in reqs:
+                for t in r.acknowledgement_tokens:
+                    with self.lock:
+                        self.acked.add(t)
+                    self.log({"phase": "ack", "token": t})
+                    receipts.put(t)
+            receipts.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        for spec in self.args.queue:
+            ident, nid = split_id(spec)
+            token = "t-" + ident
+            with self.lock:
+                if token in self.acked:
+                    continue
+            n, _ = notification("invocation-finished", ident, nid)
+            yield nq.PullNotificationResponse(
+                notification=nq.PullNotificationResponse.AcknowledgeableNotification(
+                    token=token, notification=n))
+        while ctx.is_active():
+            try:
+                t = receipts.get(timeout=0.1)
+            except q.Empty:
+                continue
+            if t is None:
+                return
+            r = nq.PullNotificationResponse()
+            r.acknowledgement_receipt.add(token=t).status.code = 0
+            yield r
+
+
 def serve(args):
     global grpc
     import grpc
@@ -268,6 +329,15 @@ def serve(args):
                          options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    if args.queue:
+        queue = Queue(args, store.log)
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            "engflow.notification.v1.NotificationQueue", {
+                "Pull": grpc.stream_stream_rpc_method_handler(
+                    queue.pull,
+                    request_deserializer=nq.PullNotificationRequest.FromString,
+                    response_serializer=nq.PullNotificationResponse.SerializeToString),
+            }),))
     port = server.add_insecure_port("127.0.0.1:%d" % args.port)
     server.start()
     print("port %d" % port, flush=True)
@@ -293,27 +363,33 @@ def delimited(out, msg):
     out.write(encoder._VarintBytes(len(body)) + body)
 
 
+def notification(kind, ident, nid, instance=""):
+    """The Notification (and its payload) the queue delivers for ident."""
+    p = nf.BuildLifecycleEventNotification(instance_name=instance)
+    if kind.startswith("build"):
+        p.build_id = ident
+    else:
+        p.build_id = "b-" + ident
+    if kind == "invocation-finished":
+        p.invocation_finished.invocation_id = ident
+    elif kind == "invocation-started":
+        p.invocation_started.invocation_id = ident
+    elif kind == "build-started":
+        p.build_started.SetInParent()
+    else:
+        p.build_finished.SetInParent()
+    n = ntf.Notification(id=nid)
+    n.timestamp.seconds = EPOCH
+    n.payload.Pack(p)
+    return n, p
+
+
 def notify(args):
     load(args.pyout)
     out = sys.stdout.buffer
     for spec in args.ids:
         ident, nid = split_id(spec)
-        p = nf.BuildLifecycleEventNotification(instance_name=args.instance)
-        if args.kind.startswith("build"):
-            p.build_id = ident
-        else:
-            p.build_id = "b-" + ident
-        if args.kind == "invocation-finished":
-            p.invocation_finished.invocation_id = ident
-        elif args.kind == "invocation-started":
-            p.invocation_started.invocation_id = ident
-        elif args.kind == "build-started":
-            p.build_started.SetInParent()
-        else:
-            p.build_finished.SetInParent()
-        n = ntf.Notification(id=nid)
-        n.timestamp.seconds = EPOCH
-        n.payload.Pack(p)
+        n, p = notification(args.kind, ident, nid, args.instance)
         kind = "".join(w.capitalize() for w in args.kind.split("-"))
         ev = ce.CloudEvent(
             id=nid, source="grpc://queue.example/eventstore/lifecycle-events",
@@ -420,6 +496,8 @@ def main():
     s.add_argument("--known", action="append", default=[])
     s.add_argument("--live-ms", type=float, default=1)
     s.add_argument("--workers", type=int, default=128)
+    s.add_argument("--queue", action="append", default=[])
+    s.add_argument("--queue-name", default="eventstore/lifecycle-events")
     n = sub.add_parser("notify", parents=[common])
     n.add_argument("--kind", default="invocation-finished",
                    choices=["invocation-finished", "invocation-started",
