@@ -159,13 +159,15 @@ on_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 		end(st, GRPC_INTERNAL, "response does not parse");
 		return 0;
 	}
-	if (!st->progress) {
-		st->progress = true;
-		retry_progress(&st->retry);
-	}
 	if (st->skip > 0) { /* handed on already, before the last token */
 		st->skip--;
 		return 0;
+	}
+	/* Progress is a new event: a call that only repeats what we have
+	 * is retried with backoff, not at once, however often it breaks. */
+	if (!st->progress) {
+		st->progress = true;
+		retry_progress(&st->retry);
 	}
 	if (*ev.token != '\0') {
 		free(st->token);

@@ -96,13 +96,15 @@ for l in sys.stdin:
 }
 
 @test "100 notifications of 1000 events, streams cut at random: every event once, in order" {
+	# a fifth of the events come without a continuation token: after a
+	# cut, resolve resumes after the last token and drops what it has
 	n=100 events=1000
 	# ASan and UBSan make our side slower; the peer stays the bottleneck
 	[ -z "${EVPIPE_SANITIZERS:-}" ] || events=500
 	seed=$RANDOM
 	echo "seed $seed"
 	start_es --events "$events" --cut 0.004 --seed "$seed" \
-	    --cut-codes UNAVAILABLE,INTERNAL,UNKNOWN,ABORTED
+	    --cut-codes UNAVAILABLE,INTERNAL,UNKNOWN,ABORTED --tokenless 0.2
 	ids=$(seq -f 'inv%g' 1 $n)
 	es notify $ids > in.bin
 	rr in.bin out.bin --endpoint "$ES"
@@ -126,6 +128,17 @@ for l in sys.stdin:
 	resolve -v --endpoint "grpc://127.0.0.1:$PORT" < in.bin 2> err > out.bin
 	grep -q "invocation big: 300000 events in 1 calls" err
 	evcat out.bin | tail -1 | grep -q '"evpipeack":"n-big","sequence":"00000000000000300000"'
+}
+
+@test "a stream that breaks before anything new each time is retried with backoff, up to --retries" {
+	# no tokens at all: each call starts over and breaks after event 5
+	start_es --events 20 --tokenless 1 --cut-at inv1=5
+	es notify inv1 > in.bin
+	rr in.bin out.bin --endpoint "$ES" --retries 3
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: always cut after event 5" ]
+	# 1 call with progress, then 3 that only repeated it
+	[ "$(grep -c '"phase": "start"' es.log)" -eq 4 ]
 }
 
 @test "the server killed mid-stream and started again: the stream goes on after the last event" {

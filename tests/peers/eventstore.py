@@ -30,7 +30,11 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   code from --cut-codes, default UNAVAILABLE), --seed S, --known ID=K
   (only K events are known yet: STOP_AFTER_LAST_KNOWN ends there without
   is_last, UNTIL_COMPLETE goes on with the rest, one every --live-ms ms),
-  --workers N, --payload-size N (bytes added to each bazel_event).
+  --workers N, --payload-size N (bytes added to each bazel_event),
+  --tokenless P (an event has no continuation token with probability
+  P: a client resumes after the last token it got, and must drop what
+  it already has), --cut-at ID=K (every call for ID ends UNAVAILABLE
+  right after event K).
   --queue ID (repeatable) also serves engflow.notification.v1.
   NotificationQueue/Pull on the same port, as a cluster does: the queue
   named --queue-name (default eventstore/lifecycle-events) delivers an
@@ -162,6 +166,10 @@ class Store:
         for spec in args.known:
             k, v = spec.rsplit("=", 1)
             self.known[k] = int(v)
+        self.cut_at = {}
+        for spec in args.cut_at:
+            k, v = spec.rsplit("=", 1)
+            self.cut_at[k] = int(v)
         self.fail = {}
         for spec in args.fail:
             k, v = spec.rsplit("=", 1)
@@ -238,7 +246,7 @@ class Store:
         n = self.n(ident)
         known = self.known.get(ident, n)
         stop_known = kind == "invocation" and req.replay_mode == 2
-        rng = random.Random("%s/%s/%d" % (a.seed, ident, start))
+        rng = random.Random("%s/%s/%d/%d" % (a.seed, ident, start, call))
         codes = a.cut_codes.split(",")
         for i in range(start, n):
             if i >= known:
@@ -249,12 +257,17 @@ class Store:
                 rec["end"] = "CANCELLED"
                 self.log(rec)
                 return
+            tok = self.token(ident, i)
+            if a.tokenless and random.Random("%s/%s/%d/t" % (a.seed, ident, i)).random() < a.tokenless:
+                tok = ""
             yield pb.StreamedBuildEvent(
-                is_last=i == n - 1, continuation_token=self.token(ident, i),
+                is_last=i == n - 1, continuation_token=tok,
                 event=event(kind, ident, i, n, a.payload_size), principal="alice")
             rec["sent"] += 1
             if i < n - 1 and a.cut and rng.random() < a.cut:
                 end(rng.choice(codes), "cut after event %d" % i)
+            if self.cut_at.get(ident) == i:
+                end("UNAVAILABLE", "always cut after event %d" % i)
         self.log(rec)
 
 
@@ -493,6 +506,8 @@ def main():
     s.add_argument("--cut-codes", default="UNAVAILABLE")
     s.add_argument("--seed", default="0")
     s.add_argument("--salt", help="12 hex digits: tokens that outlive a restart")
+    s.add_argument("--tokenless", type=float, default=0)
+    s.add_argument("--cut-at", action="append", default=[])
     s.add_argument("--known", action="append", default=[])
     s.add_argument("--live-ms", type=float, default=1)
     s.add_argument("--workers", type=int, default=128)
