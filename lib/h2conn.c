@@ -365,8 +365,10 @@ call_deliver_close(struct gcall *call)
 
 	if (call->closed)
 		return;
-	if (call->paused && call->held_len > 0 && call->override < 0)
-		return; /* after the held messages */
+	/* After the held messages, paused or not: a call resumed a moment
+	 * ago still holds them until the kick delivers them. */
+	if (call->held_len > 0 && call->override < 0)
+		return;
 	call->closed = true;
 	if (call->server) {
 		st.code = call->override >= 0 ? call->override : call->fin_code;
@@ -423,6 +425,8 @@ call_feed(struct gcall *call, const uint8_t *p, size_t n)
 	return n;
 }
 
+/* Held bytes were taken out of the connection window when they were
+ * held: only the stream's window is given back here. */
 static void
 consume(struct gcall *call, size_t n)
 {
@@ -431,9 +435,7 @@ consume(struct gcall *call, size_t n)
 	if (n == 0 || c == NULL || c->session == NULL)
 		return;
 	if (call->stream_id > 0 && !call->stream_closed)
-		nghttp2_session_consume(c->session, call->stream_id, n);
-	else
-		nghttp2_session_consume_connection(c->session, n);
+		nghttp2_session_consume_stream(c->session, call->stream_id, n);
 }
 
 /* Deliver held messages after gcall_resume(); runs from the kick. */
@@ -1187,7 +1189,10 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
  * Fires for each chunk of DATA payload.  Invariant: bytes are consumed
  * (the window given back) only once their messages were delivered or
  * copied into a bounded partial-message buffer; a paused call holds
- * them instead, so a slow consumer throttles the sender.
+ * them instead, so a slow consumer throttles the sender.  Held bytes
+ * give back the connection's window at once and only the stream's
+ * later: one paused stream (at most a stream window held) must not
+ * starve the other calls on the connection.
  */
 static int
 on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid,
@@ -1205,6 +1210,7 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid,
 		memcpy(grow(&call->held, &call->held_len, &call->held_cap, len),
 		    data, len);
 		call->held_len += len;
+		nghttp2_session_consume_connection(s, len);
 		return 0;
 	}
 	used = call_feed(call, data, len);
@@ -1214,6 +1220,7 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid,
 			   len - used),
 		    data + used, len - used);
 		call->held_len += len - used;
+		nghttp2_session_consume_connection(s, len - used);
 	}
 	return 0;
 }

@@ -1,0 +1,546 @@
+#!/usr/bin/env bats
+# resolve against independent peers: a fake EngFlow event store on
+# python3-grpcio (tests/peers/eventstore.py, which also writes the
+# notifications and checks the output against its own streams) and a
+# fake Axway Central on python's http.server (tests/peers/central.py).
+
+load helpers
+
+setup_file() {
+	export ESPY=$BATS_FILE_TMPDIR/espy CPY=$BATS_FILE_TMPDIR/cpy
+	# compile the peers' Python modules once
+	"$PYTHON3" "$PEERS/eventstore.py" notify --pyout "$ESPY" x > /dev/null
+	"$PYTHON3" "$PEERS/central.py" notify --pyout "$CPY" CREATED:/a/b > /dev/null
+	pyproto_setup
+}
+
+setup() {
+	setup_tmp
+	export EVPIPE_RETRY_INITIAL_MS=20
+}
+
+teardown() {
+	stop_servers
+}
+
+es() { "$PYTHON3" "$PEERS/eventstore.py" "$1" --pyout "$ESPY" "${@:2}"; }
+central_notify() { "$PYTHON3" "$PEERS/central.py" notify --pyout "$CPY" "$@"; }
+
+# start_server NAME COMMAND...: run a server that prints "port N", wait
+# for that line (bounded), set $PORT.
+start_server() {
+	local name=$1 i
+	shift
+	"$@" > "$name.out" 2> "$name.err" &
+	echo $! >> servers.pid
+	for i in $(seq 600); do
+		PORT=$(sed -n 's/^port //p' "$name.out")
+		[ -n "$PORT" ] && return 0
+		sleep 0.05
+	done
+	cat "$name.err" >&2
+	return 1
+}
+
+# start_es [serve options]: the fake event store; $ES is its URL.
+start_es() {
+	start_server es "$PYTHON3" "$PEERS/eventstore.py" serve --pyout "$ESPY" \
+	    --log es.log "$@"
+	ES=grpc://127.0.0.1:$PORT
+}
+
+start_central() {
+	start_server central "$PYTHON3" "$PEERS/central.py" serve \
+	    --log central.log "$@"
+	CENTRAL=http://127.0.0.1:$PORT
+}
+
+stop_servers() {
+	[ -f "$BATS_TEST_TMPDIR/servers.pid" ] || return 0
+	while read -r pid; do
+		kill -CONT "$pid" 2>/dev/null
+		kill "$pid" 2>/dev/null
+	done < "$BATS_TEST_TMPDIR/servers.pid"
+	wait 2>/dev/null || true
+	rm -f "$BATS_TEST_TMPDIR/servers.pid"
+}
+
+# wait_for COMMAND...: poll (up to 30 s) until COMMAND succeeds.
+wait_for() {
+	local i
+	for i in $(seq 600); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+size_over() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ]; }
+
+# rr IN OUT ARGS...: resolve ARGS < IN > OUT; sets $status and $stderr
+# (bats' run would take the output itself).
+rr() {
+	local in=$1 out=$2
+	shift 2
+	status=0
+	resolve "$@" < "$in" > "$out" 2> stderr.txt || status=$?
+	stderr=$(cat stderr.txt)
+}
+
+# pyjson EXPR < JSON lines: print EXPR evaluated for each line (as e).
+pyjson() {
+	"$PYTHON3" -c 'import json,sys
+for l in sys.stdin:
+    e = json.loads(l)
+    print(eval(sys.argv[1]))' "$1"
+}
+
+@test "100 notifications of 1000 events, streams cut at random: every event once, in order" {
+	# a fifth of the events come without a continuation token: after a
+	# cut, resolve resumes after the last token and drops what it has
+	n=100 events=1000
+	# ASan and UBSan make our side slower; the peer stays the bottleneck
+	[ -z "${EVPIPE_SANITIZERS:-}" ] || events=500
+	seed=$RANDOM
+	echo "seed $seed"
+	start_es --events "$events" --cut 0.004 --seed "$seed" \
+	    --cut-codes UNAVAILABLE,INTERNAL,UNKNOWN,ABORTED --tokenless 0.2
+	ids=$(seq -f 'inv%g' 1 $n)
+	es notify $ids > in.bin
+	rr in.bin out.bin --endpoint "$ES"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run es check --events "$events" $ids < out.bin
+	echo "$output"
+	[ "$output" = "ok $((n * events)) events" ]
+	# the streams really were cut, each cut cost one more call, and most
+	# calls after a cut resumed with a token (not all: a stream may be
+	# cut before its first token)
+	cuts=$(grep '"phase": "end"' es.log | grep -vc '"end": "OK"')
+	calls=$(grep -c '"phase": "start"' es.log)
+	resumed=$(grep -c '"token": [0-9]' es.log)
+	echo "$cuts cuts, $calls calls, $resumed resumed with a token"
+	[ "$cuts" -gt 50 ] && [ "$calls" -eq $((n + cuts)) ] &&
+	    [ "$resumed" -gt $((cuts / 2)) ]
+}
+
+@test "a fast server (our esbench): 300000 events, every one, the last with evpipeack" {
+	# The grpcio peer is too slow to catch races between pausing,
+	# resuming and the end of a stream; this one sends as fast as we read.
+	start_server esbench "$EVPIPE_BUILDDIR/tests/grpc/esbench" -n 300000
+	es notify big > in.bin
+	resolve -v --endpoint "grpc://127.0.0.1:$PORT" < in.bin 2> err > out.bin
+	grep -q "invocation big: 300000 events in 1 calls" err
+	evcat out.bin | tail -1 | grep -q '"evpipeack":"n-big","sequence":"00000000000000300000"'
+}
+
+@test "a stream that breaks before anything new each time is retried with backoff, up to --retries" {
+	# no tokens at all: each call starts over and breaks after event 5
+	start_es --events 20 --tokenless 1 --cut-at inv1=5
+	es notify inv1 > in.bin
+	rr in.bin out.bin --endpoint "$ES" --retries 3
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: always cut after event 5" ]
+	# 1 call with progress, then 3 that only repeated it
+	[ "$(grep -c '"phase": "start"' es.log)" -eq 4 ]
+}
+
+@test "the server killed mid-stream and started again: the stream goes on after the last event" {
+	start_es --salt 0123456789ab --events 1000 --known inv1=0 --live-ms 2
+	port=$PORT
+	es notify inv1 > in.bin
+	resolve --endpoint "$ES" < in.bin > out.bin 2> resolve.err &
+	pid=$!
+	wait_for size_over out.bin 30000
+	kill -KILL "$(head -1 servers.pid)"
+	start_es --port "$port" --salt 0123456789ab --events 1000
+	wait_for test ! -d /proc/$pid
+	wait $pid
+	cat resolve.err
+	run es check inv1 < out.bin
+	echo "$output"
+	[ "$output" = "ok 1000 events" ]
+	# the new server was asked for the events after a token
+	grep -q '"token": [0-9]' es.log
+}
+
+@test "a duplicate is resolved once; one that carries evpipeack follows the first, marked" {
+	start_es --events 5
+	es notify inv1 inv2 inv1 inv1:again > in.bin
+	resolve --endpoint "$ES" < in.bin > out.bin
+	run es check --events 5 inv1 inv2 < out.bin
+	[ "$output" = "ok 10 events" ]
+	[ "$(grep -c '"id": "inv1"' es.log)" -eq 1 ]	# start records only
+
+	es notify --ack inv1 inv2 inv1 inv1:again > in.bin
+	resolve --endpoint "$ES" < in.bin | evcat > out.jsonl
+	[ "$(wc -l < out.jsonl)" -eq 12 ]
+	pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' \
+	    < out.jsonl | sed -n '5p;10,12p' > got
+	cat got
+	diff -u - got <<-'END'
+	('inv1/5', 'ack-n-inv1', None)
+	('inv2/5', 'ack-n-inv2', None)
+	('n-inv1', 'ack-n-inv1', 'DUPLICATE')
+	('again', 'ack-again', 'DUPLICATE')
+	END
+
+	# --dedupe-window 0: every notification is resolved
+	es notify inv1 inv1 > in.bin
+	resolve --endpoint "$ES" --dedupe-window 0 < in.bin > out.bin
+	run es check --events 5 inv1 inv1 < out.bin
+	[ "$output" = "ok 10 events" ]
+}
+
+@test "the window forgets the oldest id" {
+	start_es --events 2
+	es notify a b c a > in.bin
+	resolve --endpoint "$ES" --dedupe-window 2 < in.bin > out.bin
+	run es check --events 2 a b c a < out.bin
+	[ "$output" = "ok 8 events" ]
+	es notify a b a > in.bin
+	resolve --endpoint "$ES" --dedupe-window 2 < in.bin > out.bin
+	run es check --events 2 a b < out.bin
+	[ "$output" = "ok 4 events" ]
+}
+
+@test "other events pass through unchanged, in their place; --drop-unknown drops them" {
+	start_es --events 3
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |
+	    evcat -e > u1.bin
+	es notify --kind invocation-started inv0 > u2.bin
+	es notify inv1 > n1.bin
+	es notify inv2 > n2.bin
+	cat u1.bin n1.bin u2.bin n2.bin | resolve --endpoint "$ES" > out.bin
+	run es check --events 3 --passthrough 2 inv1 inv2 < out.bin
+	echo "$output"
+	[ "$output" = "ok 6 events" ]
+	# byte for byte, in their places
+	head -c "$(stat -c %s u1.bin)" out.bin | cmp - u1.bin
+	evcat out.bin | sed -n '1p;5p' > got.jsonl
+	evcat u1.bin u2.bin | diff -u - got.jsonl
+	# inv0 was only started: not asked for
+	! grep -q '"inv0"' es.log
+
+	cat u1.bin n1.bin u2.bin n2.bin | resolve --endpoint "$ES" --drop-unknown > out.bin
+	run es check --events 3 inv1 inv2 < out.bin
+	[ "$output" = "ok 6 events" ]
+}
+
+@test "evpipeack: the notification's own value, else its id; on the last event only" {
+	start_es --events 4
+	es notify --ack inv1 inv2:n2 > in.bin
+	resolve --endpoint "$ES" < in.bin > out.bin
+	run es check --events 4 --ack-values inv1 inv2:n2 < out.bin
+	[ "$output" = "ok 8 events" ]
+	es notify inv1 inv2:n2 > in.bin
+	resolve --endpoint "$ES" < in.bin > out.bin
+	run es check --events 4 inv1 inv2:n2 < out.bin
+	[ "$output" = "ok 8 events" ]
+}
+
+@test "a notification that is the BuildLifecycleEventNotification itself" {
+	start_es --events 3
+	es notify --direct --instance tenant1 inv1 > in.bin
+	resolve --endpoint "$ES" < in.bin > out.bin
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+	grep -q '"instance": "tenant1"' es.log
+}
+
+@test "the CloudEvent of an event, attribute by attribute" {
+	start_es --events 2
+	es notify inv1 > in.bin
+	resolve --endpoint "$ES" < in.bin | evcat > out.jsonl
+	sed -n 1p out.jsonl | pyjson '[(k, e[k]) for k in sorted(e) if k != "data_proto"]' > got
+	cat got
+	echo "[('id', 'inv1/1'), ('principal', 'alice'), ('sequence', '00000000000000000001'), ('source', '$ES'), ('specversion', '1.0'), ('subject', 'inv1'), ('time', '2023-11-14T22:13:20Z'), ('type', 'engflow.eventstore.v1.BuildProgressEvent')]" > want
+	diff -u want got
+	sed -n 2p out.jsonl | pyjson 'e["data_proto"]["type_url"], e["evpipeack"], e["sequence"], e["time"]' > got
+	echo "('type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent', 'n-inv1', '00000000000000000002', '2023-11-14T22:13:21.000000001Z')" > want
+	diff -u want got
+}
+
+@test "--builds resolves build notifications with GetBuild" {
+	start_es --events 4
+	es notify --kind build-finished b1 > in.bin
+	es notify inv1 >> in.bin
+	resolve --endpoint "$ES" --builds < in.bin > out.bin
+	run es check --events 4 --builds --passthrough 1 b1 < out.bin
+	echo "$output"
+	[ "$output" = "ok 4 events" ]
+	grep -q '"method": "build"' es.log
+	! grep -q '"method": "invocation"' es.log
+}
+
+@test "--on chooses the phase" {
+	start_es --events 2
+	es notify --kind invocation-started s1 > in.bin
+	es notify f1 >> in.bin
+	resolve --endpoint "$ES" --on started < in.bin > out.bin
+	run es check --events 2 --passthrough 1 s1 < out.bin
+	[ "$output" = "ok 2 events" ]
+	resolve --endpoint "$ES" --on started,finished < in.bin > out.bin
+	run es check --events 2 s1 f1 < out.bin
+	[ "$output" = "ok 4 events" ]
+	run resolve --endpoint "$ES" --on ended < in.bin
+	[ "$status" -eq 64 ]
+}
+
+@test "--replay-mode stop-after-last-known stops at the last event stored" {
+	start_es --events 100 --known inv1=10
+	es notify inv1 > in.bin
+	resolve --endpoint "$ES" --replay-mode stop-after-last-known < in.bin |
+	    evcat > out.jsonl
+	[ "$(wc -l < out.jsonl)" -eq 10 ]
+	[ "$(grep -c evpipeack out.jsonl)" -eq 1 ]
+	tail -1 out.jsonl | grep -q '"evpipeack":"n-inv1"'
+	grep -q '"replay_mode": 2' es.log
+	# until-complete (the default) follows it to the end
+	resolve --endpoint "$ES" < in.bin > out.bin
+	run es check --events 100 inv1 < out.bin
+	[ "$output" = "ok 100 events" ]
+	grep -q '"replay_mode": 0' es.log
+}
+
+@test "NOT_FOUND and other errors about one invocation: warned, passed through marked, the rest goes on" {
+	start_es --events 3 --not-found inv2 --fail inv3=INVALID_ARGUMENT
+	es notify inv1 inv2 inv3 inv4 > in.bin
+	rr in.bin out.bin --endpoint "$ES"
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"resolve: invocation inv2: NOT_FOUND: no such invocation (passed through unresolved)"* ]]
+	[[ "$stderr" == *"resolve: invocation inv3: INVALID_ARGUMENT: failing on purpose (passed through unresolved)"* ]]
+	evcat out.bin | pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' |
+	    sed -n '3,5p' > got
+	diff -u - got <<-'END'
+	('inv1/3', 'n-inv1', None)
+	('n-inv2', 'n-inv2', 'NOT_FOUND')
+	('n-inv3', 'n-inv3', 'INVALID_ARGUMENT')
+	END
+	run es check --events 3 --passthrough 2 inv1 inv4 < out.bin
+	[ "$output" = "ok 6 events" ]
+}
+
+@test "tokens: the EngFlow headers, bearer, none; UNAUTHENTICATED stops with 16" {
+	start_es --events 2 --token sekrit
+	es notify inv1 > in.bin
+	run --separate-stderr resolve --endpoint "$ES" < in.bin
+	[ "$status" -eq 16 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAUTHENTICATED: bad or missing token" ]
+	[ "$(grep -c '"phase": "start"' es.log)" -eq 1 ]
+	grep -q '"auth": {}' es.log
+	echo sekrit > tok
+	resolve --endpoint "$ES" --token-file tok < in.bin > out.bin
+	run es check --events 2 inv1 < out.bin
+	[ "$output" = "ok 2 events" ]
+	grep '"phase": "start"' es.log | tail -1 |
+	    grep -q '"x-engflow-auth-method": "jwt-v0", "x-engflow-auth-token": "sekrit"'
+	SEKRIT=sekrit resolve --endpoint "$ES" --token-env SEKRIT < in.bin > out.bin
+	resolve --endpoint "$ES" --token-command 'echo sekrit' < in.bin > out.bin
+	run es check --events 2 inv1 < out.bin
+	[ "$output" = "ok 2 events" ]
+	run --separate-stderr resolve --endpoint "$ES" --token sekrit < in.bin
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"visible to other users"* ]]
+	[[ "$stderr" != *"sekrit"* ]]
+	stop_servers
+	start_es --events 2 --bearer sekrit
+	resolve --endpoint "$ES" --token-file tok --auth-header bearer < in.bin > out.bin
+	run es check --events 2 inv1 < out.bin
+	[ "$output" = "ok 2 events" ]
+	grep -q '"authorization": "Bearer sekrit"' es.log
+}
+
+@test "PERMISSION_DENIED stops with 7, after the invocations before it" {
+	start_es --events 3 --deny inv2
+	es notify inv1 inv2 inv3 > in.bin
+	rr in.bin out.bin --endpoint "$ES" --parallel 1
+	[ "$status" -eq 7 ]
+	[ "$stderr" = "resolve: invocation inv2: PERMISSION_DENIED: not yours" ]
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+}
+
+@test "an event store that cannot be reached: exit 14 once --retries are used up" {
+	es notify inv1 > in.bin
+	run --separate-stderr resolve --endpoint grpc://127.0.0.1:1 --retries 3 < in.bin
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
+}
+
+@test "a malformed record ends the input after the events before it: exit 65" {
+	start_es --events 3
+	es notify inv1 inv2 > in.bin
+	size=$(stat -c %s in.bin)
+	printf '\005ab' >> in.bin
+	rr in.bin out.bin --endpoint "$ES"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "resolve: stdin: record 3 at byte $size: truncated record (2 of 5 bytes)" ]
+	run es check --events 3 inv1 inv2 < out.bin
+	[ "$output" = "ok 6 events" ]
+
+	# a notification whose message does not parse
+	echo '{"specversion":"1.0","id":"x","source":"/s","type":"t","data_proto":{"type_url":"type.googleapis.com/engflow.notification.v1.Notification","value":"/w=="}}' |
+	    evcat -e > bad.bin
+	head -c "$size" in.bin | cat - bad.bin > both.bin
+	rr both.bin out.bin --endpoint "$ES"
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "resolve: stdin: record 3 at byte $size: engflow.notification.v1.Notification does not parse" ]
+	run es check --events 3 inv1 inv2 < out.bin
+	[ "$output" = "ok 6 events" ]
+}
+
+@test "a slow reader: the streams are held back and memory stays bounded" {
+	# 4 invocations of 400 events of 64 KiB: 100 MiB in all
+	start_es --events 400 --payload-size 65536
+	es notify inv1 inv2 inv3 inv4 > in.bin
+	resolve -v --endpoint "$ES" --parallel 4 < in.bin 2> err |
+	    "$PYTHON3" -c '
+import sys, time
+while True:
+    b = sys.stdin.buffer.read(1 << 18)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+    time.sleep(0.004)' > out.bin
+	cat err
+	run es check --events 400 --payload-size 65536 inv1 inv2 inv3 inv4 < out.bin
+	[ "$output" = "ok 1600 events" ]
+	rss=$(sed -n 's/.*peak RSS \([0-9]*\) KiB/\1/p' err)
+	echo "peak RSS $rss KiB"
+	# ASan's shadow memory and quarantine add their own
+	if [ -n "${EVPIPE_SANITIZERS:-}" ]; then
+		[ "$rss" -lt 262144 ]
+	else
+		[ "$rss" -lt 40960 ]
+	fi
+}
+
+@test "16 large invocations at once on one connection: waiting ones do not starve the head" {
+	# Each waiting stream holds up to its window (1 MiB) while paused;
+	# 15 of them must not use up the connection's window (8 MiB).
+	start_es --events 100 --payload-size 65536
+	ids=$(seq -f 'big%g' 1 16)
+	es notify $ids > in.bin
+	status=0
+	timeout -k 5 60 resolve --endpoint "$ES" --parallel 16 < in.bin > out.bin || status=$?
+	[ "$status" -eq 0 ]
+	run es check --events 100 --payload-size 65536 $ids < out.bin
+	[ "$output" = "ok 1600 events" ]
+}
+
+@test "SIGTERM: no more input, what was accepted is finished, exit 0" {
+	start_es --events 500 --known inv1=0 --live-ms 2
+	es notify inv1 > in.bin
+	mkfifo in
+	resolve --endpoint "$ES" < in > out.bin 2> err &
+	pid=$!
+	exec 7> in
+	cat in.bin >&7
+	wait_for size_over out.bin 2000
+	kill -TERM $pid
+	es notify inv2 >&7
+	wait $pid
+	exec 7>&-
+	run es check --events 500 inv1 < out.bin
+	[ "$output" = "ok 500 events" ]
+	! grep -q '"inv2"' es.log
+}
+
+@test "a reader that goes away: quiet stop, exit 0; /dev/full: exit 74" {
+	start_es --events 1000
+	es notify inv1 inv2 > in.bin
+	run bash -c 'set -o pipefail; resolve --endpoint "$0" < in.bin 2> err | head -c1 > /dev/null' "$ES"
+	[ "$status" -eq 0 ]
+	[ ! -s err ]
+	rr in.bin /dev/full --endpoint "$ES"
+	[ "$status" -eq 74 ]
+	[ "$stderr" = "resolve: stdout: No space left on device" ]
+}
+
+@test "bad command lines: exit 64" {
+	for args in "" "--endpoint http://x" "--endpoint grpc://x --parallel 0" \
+	    "--endpoint grpc://x --bogus" "--api axway --central https://x" \
+	    "--api axway --central https://x --tenant t" \
+	    "--endpoint grpc://x --replay-mode sometimes" \
+	    "--endpoint grpc://x --tls_certificate c.pem" \
+	    "--endpoint grpc://x --token a --token-file b" \
+	    "--endpoint grpc://x --token-file /nonexistent"; do
+		run resolve $args < /dev/null
+		echo "$args: $status $output"
+		[ "$status" -eq 64 ]
+	done
+}
+
+@test "Axway: the resource with bearer token and tenant; deletes pass; 404 passes marked; 503 retried" {
+	start_central --token sekrit --tenant org1 \
+	    --missing /management/v1alpha1/environments/e/apiservices/gone \
+	    --fail /management/v1alpha1/environments/e/apiservices/flaky=2:503
+	echo sekrit > tok
+	central_notify --ack CREATED:/management/v1alpha1/environments/e/apiservices/s1 \
+	    DELETED:/management/v1alpha1/environments/e/apiservices/s2 \
+	    UPDATED:/management/v1alpha1/environments/e/apiservices/gone \
+	    UPDATED:/management/v1alpha1/environments/e/apiservices/flaky > in.bin
+	rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org1 \
+	    --token-file tok
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	evcat out.bin > out.jsonl
+	pyjson '(e["id"], e["type"], e.get("subject"), e.get("evpipeack"), e.get("evpipeunresolved"), e.get("axwayevent"), e.get("datacontenttype"))' \
+	    < out.jsonl > got
+	diff -u - got <<-'END'
+	('e1', 'com.axway.central.resource', '/management/v1alpha1/environments/e/apiservices/s1', 'ack-e1', None, 'CREATED', 'application/json')
+	('e2', 'central.events.v1.Event.DELETED', '/management/v1alpha1/environments/e/apiservices/s2', 'ack-e2', None, None, None)
+	('e3', 'central.events.v1.Event.UPDATED', '/management/v1alpha1/environments/e/apiservices/gone', 'ack-e3', 'NOT_FOUND', None, None)
+	('e4', 'com.axway.central.resource', '/management/v1alpha1/environments/e/apiservices/flaky', 'ack-e4', None, 'UPDATED', 'application/json')
+	END
+	# the resource is the body as Central sent it
+	sed -n 1p out.jsonl | pyjson '(lambda d: (d["metadata"]["selfLink"], d["kind"], e["sequence"]))(json.loads(e["data"]) if isinstance(e["data"], str) else e["data"])' > got
+	echo "('/management/v1alpha1/environments/e/apiservices/s1', 'apiservices', '1')" | diff -u - got
+	# the deleted one is byte for byte what came in
+	evcat in.bin | sed -n 2p | diff -u - <(sed -n 2p out.jsonl)
+	[ "$(grep -c '"status": 503' central.log)" -eq 2 ]
+	[ "$(grep -c '"authorization": "Bearer sekrit"' central.log)" -eq 5 ]
+	[ "$(grep -c '"tenant": "org1"' central.log)" -eq 5 ]
+	[[ "$stderr" == *"apiservices/gone: HTTP 404 (passed through unresolved)"* ]]
+}
+
+@test "Axway: 401 after reading the token again stops with 16; 5xx past --retries with 14" {
+	start_central --token right
+	echo wrong > tok
+	central_notify CREATED:/a/b/c > in.bin
+	run --separate-stderr resolve --api axway --central "$CENTRAL" \
+	    --tenant org1 --token-file tok < in.bin
+	[ "$status" -eq 16 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 401" ]
+	[ "$(grep -c '"status": 401' central.log)" -eq 2 ]
+	stop_servers
+	start_central --fail /a/b/c=100:503
+	run --separate-stderr resolve --api axway --central "$CENTRAL" \
+	    --tenant org1 --token-file tok --retries 2 < in.bin
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
+}
+
+@test "subscribe | resolve | evcat against a fake cluster (queue and event store on one port)" {
+	command -v subscribe > /dev/null || skip "subscribe is not built in this tree"
+	start_es --events 3 --queue inv1 --queue inv2
+	run bash -c 'set -o pipefail
+	    subscribe --notification_queue_endpoint="$0" \
+	        --queue_name=eventstore/lifecycle-events --count 2 |
+	    resolve --endpoint "$0" | tee out.bin | evcat > out.jsonl' "$ES"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run es check --events 3 inv1 inv2 < out.bin
+	[ "$output" = "ok 6 events" ]
+	sed -n '1p;6p' out.jsonl | sed "s|$ES|ES|" > got
+	cat > want <<-'END'
+	{"specversion":"1.0","id":"inv1/1","source":"ES","type":"engflow.eventstore.v1.BuildProgressEvent","principal":"alice","sequence":"00000000000000000001","subject":"inv1","time":"2023-11-14T22:13:20Z","data_proto":{"type_url":"type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent","value":"ChAKBmItaW52MRgDMgRpbnYxGhFjb21tYW5kX25hbWU9dGVzdCINCgYIgOLPqgaaAwIIAQ=="}}
+	{"specversion":"1.0","id":"inv2/3","source":"ES","type":"engflow.eventstore.v1.BuildProgressEvent","evpipeack":"n-inv2","principal":"alice","sequence":"00000000000000000003","subject":"inv2","time":"2023-11-14T22:13:22.000000002Z","data_proto":{"type_url":"type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent","value":"ChAKBmItaW52MhgDMgRpbnYyIhEKCAiC4s+qBhACogMEGgIIAQ=="}}
+	END
+	diff -u want got
+	# both notifications were acknowledged on the queue
+	grep -q '"token": "t-inv1"' es.log
+	grep -q '"token": "t-inv2"' es.log
+}
