@@ -65,6 +65,9 @@ struct gchannel_opts {
 	int64_t keepalive_timeout_ms; /* 0: 20 s */
 	int64_t connect_timeout_ms; /* 0: 20 s */
 	const char *proxy; /* http://[user:pass@]host:port or NULL */
+	/* host:port the connection goes to instead of the target's, with
+	 * the target's name kept for TLS and :authority; or NULL. */
+	const char *connect_to;
 };
 
 struct gchannel *gchannel_new(const struct gchannel_opts *, char *, size_t);
