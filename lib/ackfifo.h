@@ -5,11 +5,13 @@
  * reads them there (--ack-from) and only then acknowledges upstream.
  *
  * Either side creates the FIFO (mode 0600) when it does not exist.
- * The writer never blocks: it opens the FIFO without O_NONBLOCK games
- * on shared descriptors (the FIFO is its own), keeps acks queued in
- * memory while no reader has it open, and retries opening every
- * 100 ms.  The reader holds a write end open itself so a writer that
- * restarts is not an end of input.
+ * The writer never blocks: its descriptor is its own (not inherited),
+ * opened O_NONBLOCK; while no reader has the FIFO open it keeps acks
+ * queued (up to a bound) and tries again every 100 ms.  It writes
+ * whole lines of at most PIPE_BUF bytes, which pipes keep atomic.  A
+ * regular file instead of a FIFO is appended to (an audit log).  The
+ * reader holds a write end open itself so a writer that restarts is
+ * not an end of input.
  *
  * An ack value is a non-empty string without newline or NUL, at most
  * ACK_MAX bytes.
@@ -35,7 +37,7 @@ struct ackw {
 	struct outbuf out;
 	struct loop_io io;
 	struct loop_timer retry;
-	uint64_t queued, written; /* acks */
+	uint64_t queued; /* acks, in all */
 	bool warned;
 };
 
@@ -57,6 +59,7 @@ struct ackr {
 	const struct ackr_handlers *h;
 	void *ctx;
 	uint64_t bad; /* lines refused */
+	bool skipping; /* inside an over-long line */
 };
 
 int ackr_open(struct ackr *, const char *, const struct ackr_handlers *, void *,

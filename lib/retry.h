@@ -7,10 +7,10 @@
  * connection-backoff.md resets it once a connection is established.
  *
  * Which statuses are worth retrying is the tool's decision;
- * retry_transient() is the usual answer (UNAVAILABLE, and the
- * connection-level failures that map to it; RESOURCE_EXHAUSTED from a
- * busy server; DEADLINE_EXCEEDED of one attempt; INTERNAL from a broken
- * stream).
+ * retry_transient() is the usual answer: UNAVAILABLE (and the
+ * connection-level failures that map to it), RESOURCE_EXHAUSTED from a
+ * busy server, DEADLINE_EXCEEDED of one attempt, INTERNAL and UNKNOWN
+ * from a broken stream or a crashed handler, ABORTED.
  */
 #ifndef EVPIPE_RETRY_H
 #define EVPIPE_RETRY_H
@@ -29,6 +29,7 @@ struct retry {
 	uint64_t max; /* attempts in a row before giving up; 0: forever */
 	uint64_t failures; /* in a row, since the last progress */
 	uint64_t opens; /* in all */
+	double initial_ms; /* EVPIPE_RETRY_INITIAL_MS, or 0 */
 };
 
 void retry_init(struct retry *, void (*)(struct retry *, void *), void *);
