@@ -66,6 +66,7 @@ static struct axway_watch {
 
 	int64_t opened_at;
 	bool got_message;
+	bool joining; /* the second catch-up has started */
 	int fail_code;
 	char fail_msg[300];
 	uint64_t pings, refreshes, dups;
@@ -393,6 +394,10 @@ watch_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 		W.got_message = true;
 		retry_progress(&W.retry);
 	}
+	if (W.phase == PH_JOINING && !W.joining && W.req == NULL) {
+		W.joining = true;
+		start_catchup();
+	}
 	e = central__events__v1__event__unpack(&W.arena.pb, n, p);
 	if (e == NULL) {
 		fail(GRPC_INTERNAL, "event does not parse");
@@ -448,21 +453,8 @@ cycle_failed(int code, const char *why)
 		return;
 	}
 	end_cycle();
-	if (!sub_taking(W.sub)) {
-		sub_check(W.sub);
-		return;
-	}
-	if (sub_fatal(code)) {
-		lerr("%s: %s", W.o->endpoint, why);
-		sub_stop(W.sub, code);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", why);
-	if (!retry_later(&W.retry, msg)) {
-		lerr("%s: %s; giving up after %llu attempts", W.o->endpoint,
-		    msg, (unsigned long long)W.retry.failures);
-		sub_stop(W.sub, code != GRPC_OK ? code : GRPC_UNAVAILABLE);
-	}
+	snprintf(msg, sizeof(msg), "topic %s: %s", W.o->topic, why);
+	sub_failed(W.sub, &W.retry, code, msg);
 }
 
 static void
@@ -477,7 +469,7 @@ watch_close(struct gcall *call, const struct gstatus *st, void *ctx)
 		retry_progress(&W.retry);
 	snprintf(why, sizeof(why), "%s%s%s", grpc_status_name(code),
 	    *msg != '\0' ? ": " : "", msg);
-	cycle_failed(code == GRPC_OK ? GRPC_UNAVAILABLE : code, why);
+	cycle_failed(code, why);
 }
 
 static const struct gcall_handlers watch_handlers = {
@@ -514,12 +506,12 @@ open_stream(void)
 	r.capabilities = caps;
 	send_request(&r);
 	arm_refresh();
-	if (W.last >= 0) {
-		W.phase = PH_JOINING;
-		start_catchup();
-	} else {
-		W.phase = PH_LIVE;
-	}
+	/* With a position to continue from, the second catch-up waits for
+	 * the first message: only then has the server surely taken the
+	 * subscription, so every event it will not send live is committed
+	 * already and the harvester has it. */
+	W.phase = W.last >= 0 ? PH_JOINING : PH_LIVE;
+	W.joining = false;
 }
 
 /* A new cycle (the retry's open). */
@@ -611,6 +603,7 @@ axway_watch_start(struct sub *s)
 	W.hv.http.cacert = s->o->tls.cacert;
 	W.hv.http.insecure = s->o->tls.insecure;
 	W.hv.http.proxy = s->o->proxy;
+	W.hv.http.connect_to = s->o->connect_to;
 	W.heldcap = s->cap;
 	if ((W.held = calloc(W.heldcap, sizeof(*W.held))) == NULL)
 		die(EXIT_INTERNAL, "out of memory");

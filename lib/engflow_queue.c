@@ -256,20 +256,11 @@ pull_close(struct gcall *call, const struct gstatus *st, void *ctx)
 		sub_check(Q.sub);
 		return;
 	}
-	snprintf(why, sizeof(why), "%s%s%s", grpc_status_name(code),
-	    *msg != '\0' ? ": " : "", msg);
+	snprintf(why, sizeof(why), "queue %s: %s%s%s", Q.o->queue,
+	    grpc_status_name(code), *msg != '\0' ? ": " : "", msg);
 	if (Q.got_message || loop_now() - Q.opened_at >= STABLE_MS)
 		retry_progress(&Q.retry);
-	if (sub_fatal(code)) {
-		lerr("%s: queue %s: %s", Q.o->endpoint, Q.o->queue, why);
-		sub_stop(Q.sub, code);
-		return;
-	}
-	if (!retry_later(&Q.retry, why)) {
-		lerr("%s: %s; giving up after %llu attempts", Q.o->endpoint,
-		    why, (unsigned long long)Q.retry.failures);
-		sub_stop(Q.sub, code != GRPC_OK ? code : GRPC_UNAVAILABLE);
-	}
+	sub_failed(Q.sub, &Q.retry, code, why);
 }
 
 static const struct gcall_handlers pull_handlers = {
@@ -318,14 +309,8 @@ pull_open(struct retry *r, void *ctx)
 	Q.opened_at = loop_now();
 	Q.call = gcall_start(Q.ch, PULL_PATH, md, nmd, 0, &pull_handlers, NULL);
 	if (Q.call == NULL) {
-		const char *why = gchannel_error(Q.ch);
-
-		if (!retry_later(&Q.retry, why)) {
-			lerr("%s: %s; giving up after %llu attempts",
-			    Q.o->endpoint, why,
-			    (unsigned long long)Q.retry.failures);
-			sub_stop(Q.sub, GRPC_UNAVAILABLE);
-		}
+		sub_failed(
+		    Q.sub, &Q.retry, GRPC_UNAVAILABLE, gchannel_error(Q.ch));
 		return;
 	}
 	sub_stream(Q.sub);

@@ -105,14 +105,7 @@ gs_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	    *st->message != '\0' ? ": " : "", st->message);
 	if (G.got_message || loop_now() - G.opened_at >= STABLE_MS)
 		retry_progress(&G.retry);
-	if (sub_fatal(st->code)) {
-		lerr("%s%s: %s", G.o->endpoint, G.o->method, why);
-		sub_stop(G.sub, st->code);
-	} else if (!retry_later(&G.retry, why)) {
-		lerr("%s: %s; giving up after %llu attempts", G.o->endpoint,
-		    why, (unsigned long long)G.retry.failures);
-		sub_stop(G.sub, st->code);
-	}
+	sub_failed(G.sub, &G.retry, st->code, why);
 }
 
 static const struct gcall_handlers gs_handlers = {
@@ -149,14 +142,8 @@ gs_open(struct retry *r, void *ctx)
 	G.opened_at = loop_now();
 	G.call = gcall_start(G.ch, G.o->method, md, nmd, 0, &gs_handlers, NULL);
 	if (G.call == NULL) {
-		const char *why = gchannel_error(G.ch);
-
-		if (!retry_later(&G.retry, why)) {
-			lerr("%s: %s; giving up after %llu attempts",
-			    G.o->endpoint, why,
-			    (unsigned long long)G.retry.failures);
-			sub_stop(G.sub, GRPC_UNAVAILABLE);
-		}
+		sub_failed(
+		    G.sub, &G.retry, GRPC_UNAVAILABLE, gchannel_error(G.ch));
 		return;
 	}
 	gcall_send(G.call, G.request, G.request_len);

@@ -9,6 +9,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "retry.h"
 #include "rfc3339.h"
 #include "sig.h"
 #include "statefile.h"
@@ -470,5 +471,28 @@ sub_fatal(int code)
 		return true;
 	default:
 		return false;
+	}
+}
+
+void
+sub_failed(struct sub *s, struct retry *r, int code, const char *why)
+{
+	if (!sub_taking(s)) {
+		sub_check(s);
+		return;
+	}
+	if (code == GRPC_OK)
+		code = GRPC_UNAVAILABLE; /* it ended; we want it open */
+	if (sub_fatal(code)) {
+		lerr("%s: %s", s->o->endpoint, why);
+		sub_stop(s, code);
+		return;
+	}
+	if (r->failures == 0)
+		lwarn("%s: %s; reconnecting", s->o->endpoint, why);
+	if (!retry_later(r, why)) {
+		lerr("%s: %s; giving up after %llu attempts", s->o->endpoint,
+		    why, (unsigned long long)r->failures);
+		sub_stop(s, code);
 	}
 }

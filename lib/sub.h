@@ -145,5 +145,12 @@ struct gchannel *sub_channel(const struct sub_opts *);
 const char *sub_token(struct sub *, int64_t *, bool *);
 /* A status the subscription cannot get past by reconnecting. */
 bool sub_fatal(int);
+struct retry;
+/*
+ * The call ended with code (why: for the log): stop for a fatal code or
+ * once --retries is used up, else reconnect after the backoff (the
+ * first failure after progress is a warning, the others are -v).
+ */
+void sub_failed(struct sub *, struct retry *, int, const char *);
 
 #endif
