@@ -1204,7 +1204,8 @@ sock_write(struct h2conn *c, const uint8_t *p, size_t n)
 	ssize_t w;
 	int e;
 
-	if (c->ssl == NULL) {
+	/* The CONNECT request to a proxy goes before TLS starts. */
+	if (c->ssl == NULL || c->state == H2_PROXY) {
 		do
 			w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (w < 0 && errno == EINTR);
