@@ -261,6 +261,15 @@ send_token(void)
 	send_request(&r);
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 arm_refresh(void)
 {
@@ -269,7 +278,7 @@ arm_refresh(void)
 	loop_timer_stop(&W.refresh);
 	if (W.token_exp < 0)
 		return; /* not a JWT with exp: nothing to go by */
-	left = (W.token_exp - (int64_t)time(NULL)) * 1000;
+	left = W.token_exp * 1000 - now_ms();
 	/* axway.md 2.4: refresh at 4/5 of the remaining lifetime. */
 	loop_timer_in(&W.refresh, left > 0 ? left * 4 / 5 : 0);
 }
@@ -281,7 +290,7 @@ refresh_fired(struct loop_timer *t)
 	struct secret *sec = (struct secret *)&W.o->token;
 	char err[300];
 	const char *v;
-	int64_t now = (int64_t)time(NULL), exp;
+	int64_t now = now_ms(), exp, left;
 
 	if (W.call == NULL)
 		return;
@@ -291,7 +300,8 @@ refresh_fired(struct loop_timer *t)
 		lwarn("token refresh: %s", err);
 	}
 	exp = v != NULL ? jwt_exp(v) : -1;
-	if (v != NULL && strcmp(v, W.token) != 0 && (exp < 0 || exp > now)) {
+	if (v != NULL && strcmp(v, W.token) != 0 &&
+	    (exp < 0 || exp * 1000 > now)) {
 		set_token(v);
 		W.refreshes++;
 		linfo("%s: token refreshed in the stream", W.o->endpoint);
@@ -299,7 +309,8 @@ refresh_fired(struct loop_timer *t)
 		arm_refresh();
 		return;
 	}
-	if (W.token_exp >= 0 && W.token_exp <= now) {
+	left = W.token_exp * 1000 - now;
+	if (W.token_exp >= 0 && left <= 0) {
 		lerr("token: expired, and %s gave no new one",
 		    sec->kind == SECRET_COMMAND ? "the token command" :
 						  "the token source");
@@ -308,9 +319,9 @@ refresh_fired(struct loop_timer *t)
 	}
 	/* No new token yet: try again, before the old one runs out. */
 	loop_timer_in(&W.refresh,
-	    W.token_exp - now > 2 * REFRESH_RETRY_MS / 1000 ?
-		REFRESH_RETRY_MS :
-		(W.token_exp - now) * 500);
+	    left / 2 > REFRESH_RETRY_MS ? REFRESH_RETRY_MS :
+		left / 2 < 100		? 100 :
+					  left / 2);
 }
 
 static void

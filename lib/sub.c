@@ -488,11 +488,15 @@ sub_failed(struct sub *s, struct retry *r, int code, const char *why)
 		sub_stop(s, code);
 		return;
 	}
+	if (r->max > 0 && r->failures + 1 >= r->max) {
+		r->failures++;
+		lerr("%s: %s; giving up after %llu attempt%s", s->o->endpoint,
+		    why, (unsigned long long)r->failures,
+		    r->failures == 1 ? "" : "s");
+		sub_stop(s, code);
+		return;
+	}
 	if (r->failures == 0)
 		lwarn("%s: %s; reconnecting", s->o->endpoint, why);
-	if (!retry_later(r, why)) {
-		lerr("%s: %s; giving up after %llu attempts", s->o->endpoint,
-		    why, (unsigned long long)r->failures);
-		sub_stop(s, code);
-	}
+	retry_later(r, why);
 }

@@ -32,6 +32,9 @@ teardown() {
 	local pid
 	[ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
 	while read -r pid; do
+		# a pipeline in the background: its members first
+		pkill -CONT -P "$pid" 2>/dev/null
+		pkill -P "$pid" 2>/dev/null
 		kill -CONT "$pid" 2>/dev/null
 		kill "$pid" 2>/dev/null
 	done < "$BATS_TEST_TMPDIR/pids"
@@ -84,6 +87,15 @@ bg() {
 
 has_port() { grep -q "^port " "$1.out"; }
 
+# bgsub NAME [options]: subscribe itself in the background, from the
+# queue at $PORT (so that $NAME_pid is subscribe's own).
+bgsub() {
+	local name=$1
+	shift
+	bg "$name" subscribe --idle-timeout 30 \
+	    --endpoint "grpc://127.0.0.1:$PORT" --queue "$QUEUE" "$@"
+}
+
 # queue NAME [fake_queue options]: start a fake queue; $PORT.
 queue() {
 	local name=$1
@@ -110,6 +122,16 @@ acked() { wc -l < qstate/acked; }
 acks_ge() { [ "$(acked)" -ge "$1" ]; }
 violations() { ! grep violation "${1:-q.log}"; }
 nrecords() { check ids "$1" | wc -l; }
+# the fake queue's indexes of the notifications in a file of records
+indexes() { check ids "$1" | awk -F- '{ print $NF + 0 }' | sort -n -u; }
+stable() {	# stable FILE: its content did not change for 2 s
+	local a b
+	a=$(cat "$1" 2>/dev/null)
+	sleep 2
+	b=$(cat "$1" 2>/dev/null)
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # A test never hangs: at most 30 s without an event (options given
 # later win).
@@ -174,7 +196,7 @@ axway() {
 	echo "$output"
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" == "subscribe: grpc://127.0.0.1:1: queue q: UNAVAILABLE: "*"Connection refused; reconnecting" ]]
-	[[ "${lines[1]}" == *"giving up after 3 attempts" ]]
+	[[ "${lines[1]}" == "subscribe: grpc://127.0.0.1:1: queue q: UNAVAILABLE: "*"Connection refused; giving up after 3 attempts" ]]
 	# and by default it never gives up
 	run -124 timeout 2 subscribe --endpoint grpc://127.0.0.1:1 --queue q
 	# an address that does not resolve is retried the same way
@@ -254,7 +276,7 @@ axway() {
 	printf 'tok-a\ntok-b\n' > srv.tok
 	echo tok-a > cli.tok
 	queue q --count 30 --token-file srv.tok --end-after 5
-	bg sub pull --token-file cli.tok -c 30
+	bgsub sub --token-file cli.tok -c 30
 	wait_for grep -q '"ack"' q.log
 	echo tok-b > cli.tok.new && mv cli.tok.new cli.tok
 	wait_for acks_ge 30
@@ -268,7 +290,7 @@ axway() {
 
 @test "engflow: ack receipts with an error status are logged" {
 	queue q --count 9 --refuse-ack-every 3
-	bg sub pull --idle-timeout 3
+	bgsub sub --idle-timeout 3
 	wait_for acks_ge 9
 	wait $sub_pid
 	grep -q "ack of notification 00000000-0000-4000-8000-000000000002 refused: DEADLINE_EXCEEDED: too late" sub.err
@@ -279,17 +301,300 @@ axway() {
 
 @test "engflow: server killed 10 times in 10000 notifications: nothing lost, nothing acked unwritten" {
 	queue q --count 10000 --check-output sub.out
-	bg sub pull --idle-timeout 10
+	bgsub sub --idle-timeout 10
 	for k in $(seq 10); do
 		wait_for acks_ge $((k * 900))
 		kill -9 "$q_pid"
 		queue q --count 10000 --check-output sub.out --port "$PORT"
 	done
 	wait_for acks_ge 10000
-	run -0 wait "$sub_pid"
+	wait "$sub_pid"
 	check ids sub.out | sort -u > ids
 	[ "$(wc -l < ids)" -eq 10000 ]
 	violations
 	# every call after the first is a reconnect (the server was killed)
 	[ "$(grep -c '"first"' q.log)" -ge 11 ]
+}
+
+@test "engflow: --ack-from acks only what came back, on the stream it came from" {
+	queue q --count 2000 --check-returned returned
+	pipeline() {
+		pull --ack-from acks --idle-timeout 10 |
+		    check stage acks returned
+	}
+	bg sub pipeline
+	for k in 1 2 3; do
+		wait_for acks_ge $((k * 500))
+		kill -9 "$q_pid"
+		queue q --count 2000 --check-returned returned --port "$PORT"
+	done
+	wait_for acks_ge 2000
+	wait "$sub_pid"
+	[ "$(sort -u returned | wc -l)" -eq 2000 ]
+	violations
+	[ -p acks ]
+}
+
+@test "engflow: a full stdout holds the server back; memory stays bounded" {
+	queue q --count 30000 --window 100000 --sent-file sent
+	mkfifo go
+	mkfifo out.fifo
+	# the reader opens stdout's pipe at once, reads only after "go"
+	bg reader sh -c 'exec 3< out.fifo; read -r x < go; cat <&3 > out.bin'
+	held() { exec subscribe --idle-timeout 30 \
+	    --endpoint "grpc://127.0.0.1:$PORT" --queue "$QUEUE" > out.fifo; }
+	bg sub held
+	wait_for test -s sent
+	wait_for stable sent
+	sent=$(cat sent)
+	echo "server sent $sent of 30000 while stdout was full" >&3
+	[ "$sent" -lt 30000 ]
+	rss=$(rss_kb "$sub_pid")
+	echo "subscribe RSS ${rss} kB" >&3
+	[ -n "$EVPIPE_SANITIZERS" ] || [ "$rss" -lt 40000 ]
+	echo go > go
+	wait_for acks_ge 30000
+	[ "$(indexes out.bin | wc -l)" -eq 30000 ]
+	violations
+}
+
+@test "engflow: SIGTERM writes out and acks what was received, exits 0" {
+	queue q --count 100000 --check-output sub.out
+	bgsub sub
+	wait_for acks_ge 300
+	kill -TERM "$sub_pid"
+	wait "$sub_pid"	# exit 0
+	# everything written was acked before the exit
+	indexes sub.out > written
+	sort -n -u qstate/acked > acked_ids
+	[ -s written ]
+	comm -23 written acked_ids > unacked
+	[ ! -s unacked ]
+	violations
+}
+
+@test "engflow: a second SIGTERM ends subscribe at once" {
+	queue q --count 100000 --sent-file sent
+	mkfifo out.fifo
+	# stdout's pipe is open but never read: it fills up, so the drain
+	# after the first SIGTERM cannot finish
+	bg reader sh -c 'exec 3< out.fifo; sleep 120'
+	stuck() { exec subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --queue "$QUEUE" > out.fifo; }
+	bg sub stuck
+	wait_for test -s sent
+	wait_for stable sent
+	kill -TERM "$sub_pid"
+	sleep 0.5
+	kill -TERM "$sub_pid"
+	st=0
+	wait "$sub_pid" || st=$?
+	[ "$st" -eq 143 ]	# the default action of SIGTERM
+}
+
+@test "engflow: a reader that goes away ends subscribe quietly" {
+	queue q --count 1000
+	run -0 --separate-stderr bash -c \
+	    "subscribe --endpoint grpc://127.0.0.1:$PORT --queue $QUEUE | head -c1 > /dev/null"
+	[ -z "$stderr" ]
+}
+
+@test "engflow: stdout that cannot be written: exit 74, nothing acked" {
+	queue q --count 100
+	run -74 --separate-stderr bash -c \
+	    "subscribe --endpoint grpc://127.0.0.1:$PORT --queue $QUEUE > /dev/full"
+	echo "$stderr"
+	[ "$stderr" = "subscribe: stdout: No space left on device" ]
+	[ "$(acked)" -eq 0 ]
+}
+
+# --- TLS, proxies, --connect-to ------------------------------------------
+
+@test "tls: verified against --cacert; failures say why and give up with 14" {
+	queue q --count 10 --tls "$(PKI server.pem)" "$(PKI server.key)"
+	tls() {
+		subscribe --idle-timeout 30 --endpoint "grpcs://127.0.0.1:$PORT" \
+		    --queue "$QUEUE" "$@"
+	}
+	tls --cacert "$(PKI ca.pem)" -c 2 > out.bin
+	[ "$(nrecords out.bin)" -eq 2 ]
+	# no trust anchor for it
+	run -14 --separate-stderr tls --retries 1
+	echo "$stderr"
+	[[ "$stderr" == *"TLS handshake: unable to get local issuer certificate"* ]]
+	# the name does not match
+	run -14 --separate-stderr subscribe --endpoint grpcs://elsewhere.example \
+	    --connect-to "127.0.0.1:$PORT" --queue "$QUEUE" \
+	    --cacert "$(PKI ca.pem)" --retries 1
+	echo "$stderr"
+	[[ "$stderr" == *"TLS handshake: "*"mismatch"* ]]
+	# --insecure: no check, with a warning
+	run -0 --separate-stderr tls --insecure -c 1
+	[[ "$stderr" == *"--insecure: the server's certificate is not checked"* ]]
+	# plaintext to a TLS server
+	run -14 --separate-stderr subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --queue "$QUEUE" --retries 1
+	echo "$stderr"
+}
+
+@test "tls: mutual TLS with the original client's --tls_certificate and --tls_key" {
+	queue q --count 10 --tls "$(PKI server.pem)" "$(PKI server.key)" \
+	    --client-ca "$(PKI ca.pem)"
+	run -14 --separate-stderr subscribe --endpoint "grpcs://127.0.0.1:$PORT" \
+	    --queue "$QUEUE" --cacert "$(PKI ca.pem)" --retries 1
+	echo "$stderr"
+	subscribe --notification_queue_endpoint="grpcs://127.0.0.1:$PORT" \
+	    --queue_name="$QUEUE" --cacert "$(PKI ca.pem)" \
+	    --tls_certificate "$(PKI client.pem)" --tls_key "$(PKI client.key)" \
+	    -c 3 --idle-timeout 30 > out.bin
+	[ "$(nrecords out.bin)" -eq 3 ]
+}
+
+@test "connect-to: the connection goes elsewhere, the name stays the endpoint's" {
+	queue q --count 10 --tls "$(PKI elsewhere.pem)" "$(PKI elsewhere.key)"
+	subscribe --endpoint grpcs://elsewhere.example --queue "$QUEUE" \
+	    --connect-to "127.0.0.1:$PORT" --cacert "$(PKI ca.pem)" \
+	    -c 2 --idle-timeout 30 > out.bin
+	[ "$(nrecords out.bin)" -eq 2 ]
+	[ "$(check attr engflowinstance out.bin | sort -u)" = default ]
+	# the source is the endpoint, not where the connection went
+	check ids out.bin > /dev/null
+	run -64 subscribe --endpoint grpc://x --queue q --connect-to nonsense/
+}
+
+@test "proxy: through HTTP CONNECT; a refusal says so and gives up with 14" {
+	queue q --count 10
+	bg proxy "$PYTHON3" "$PEERS/connect_proxy.py"
+	wait_for has_port proxy
+	pport=$(sed -n 's/^port //p' proxy.out)
+	pull --proxy "http://127.0.0.1:$pport" -c 2 > out.bin
+	[ "$(nrecords out.bin)" -eq 2 ]
+	grep -q "CONNECT 127.0.0.1:$PORT HTTP/1.1 -> 200" proxy.err
+	# https_proxy from the environment, as curl reads it
+	https_proxy="http://127.0.0.1:$pport" subscribe --endpoint \
+	    "grpcs://elsewhere.example" --connect-to "127.0.0.1:1" \
+	    --queue q --retries 1 2> env.err || true
+	grep -q "CONNECT 127.0.0.1:1 HTTP/1.1 -> 502" proxy.err
+	bg refusing "$PYTHON3" "$PEERS/connect_proxy.py" --refuse
+	wait_for has_port refusing
+	rport=$(sed -n 's/^port //p' refusing.out)
+	run -14 --separate-stderr pull --proxy "http://127.0.0.1:$rport" \
+	    --retries 2
+	echo "$stderr"
+	[[ "$stderr" == *"proxy refused CONNECT: HTTP/1.1 502"* ]]
+	[[ "$stderr" == *"giving up after 2 attempts"* ]]
+}
+
+# --- Axway ----------------------------------------------------------------
+
+@test "axway: catch-up, then live with overlap and a gap: strictly increasing, no gap" {
+	watch --events 60 --history 30 --gap 5 --overlap 4 --ping-every 0.3 \
+	    --delay-ms 20
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --state st \
+	    --since 0 -c 60 > out.bin
+	check axway out.bin > seqs
+	seq 60 | diff - seqs
+	[ "$(cat st)" = 60 ]
+	grep -q '"pong": "ping-1"' w.log
+	! grep -q '"ping": "ping-' out.bin
+	violations w.log
+	# catch-up came first, and again once the stream was up
+	[ "$(grep -c '"harvest"' w.log)" -ge 2 ]
+}
+
+@test "axway: the token is refreshed in the stream at 4/5 of its lifetime" {
+	watch --events 40 --delay-ms 250 --ping-every 1
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 3" -c 40 > out.bin
+	[ "$(check axway out.bin | wc -l)" -eq 40 ]
+	[ "$(grep -c '"refresh"' w.log)" -ge 2 ]
+	violations w.log
+	# one stream did it all: refreshed, never cut off
+	[ "$(grep -c '"subscribed"' w.log)" -eq 1 ]
+}
+
+@test "axway: a token file read again when it changes, for refreshes" {
+	jwt 6 > tok
+	watch --events 40 --delay-ms 250
+	bg rot sh -c "sleep 1; $PYTHON3 $PEERS/mkjwt.py 60 > tok.new && mv tok.new tok"
+	axway --token-file tok -c 40 > out.bin
+	[ "$(grep -c '"refresh"' w.log)" -eq 1 ]
+	violations w.log
+	[ "$(grep -c '"subscribed"' w.log)" -eq 1 ]
+}
+
+@test "axway: an expired token, and a token command that cannot do better: 16" {
+	watch --events 5
+	run -16 --separate-stderr axway --token-command "$PYTHON3 $PEERS/mkjwt.py -10"
+	echo "$stderr"
+	[[ "$stderr" =~ ^subscribe:\ token:\ expired\ at\ 20 ]]
+	# a command that gives no token at all is a usage error
+	run -64 --separate-stderr axway --token-command "false"
+	echo "$stderr"
+	[[ "$stderr" == "subscribe: token command false: failed (exit status 1)"* ]]
+}
+
+@test "axway: harvester pages, a 410 skips to the newest id, --state carries over" {
+	watch --events 260 --history 250 --purged 20
+	echo 10 > st
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --state st \
+	    --page-size 100 -c 150 > out1.bin 2> err1
+	cat err1
+	grep -q "events after sequence id 10 were purged; going on after 20" err1
+	check axway out1.bin > s1
+	seq 21 170 | diff - s1
+	[ "$(cat st)" = 170 ]
+	grep -q 'page=2&pageSize=100&query=sequenceID%3E20&' w.log
+	# a second run goes on after 170, no duplicate, no gap
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --state st \
+	    -c 90 > out2.bin
+	check axway out2.bin > s2
+	seq 171 260 | diff - s2
+	[ "$(cat st)" = 260 ]
+	violations w.log
+}
+
+@test "axway: a broken stream or harvester is retried; nothing is written twice" {
+	watch --events 80 --history 10 --end-after 15 --harvest-fail 2 \
+	    --delay-ms 5
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --since 0 \
+	    -c 80 > out.bin 2> err
+	check axway out.bin > seqs
+	seq 80 | diff - seqs
+	[ "$(grep -c '"subscribed"' w.log)" -ge 4 ]
+	grep -q "harvester: HTTP status 503; reconnecting" err
+	violations w.log
+}
+
+# --- any streaming method -------------------------------------------------
+
+@test "generic: a server stream, each reply an event" {
+	bg echo "$PYTHON3" "$PEERS/echo_server.py" --pyout "$PYOUT"
+	wait_for has_port echo
+	PORT=$(sed -n 's/^port //p' echo.out)
+	PYTHONPATH=$PYOUT "$PYTHON3" -c '
+import sys, echo_pb2
+sys.stdout.buffer.write(echo_pb2.EchoRequest(text="hi", count=5, size=3).SerializeToString())' > req.bin
+	subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file req.bin \
+	    --type evpipe.test.EchoReply > out.bin
+	check echo out.bin > got
+	for i in 0 1 2 3 4; do
+		echo "evpipe.test.EchoReply proto_data type.googleapis.com/evpipe.test.EchoReply hi $i"
+	done | diff - got
+	[ "$(check ids out.bin | sort -u | wc -l)" -eq 5 ]
+	# without --type: the bytes as binary data, the method as the type
+	subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file req.bin > raw.bin
+	check echo raw.bin > got
+	for i in 0 1 2 3 4; do
+		echo "evpipe.test.Echo.ServerStream binary_data - hi $i"
+	done | diff - got
+	# a status that is no reason to reconnect ends subscribe with it
+	PYTHONPATH=$PYOUT "$PYTHON3" -c '
+import sys, echo_pb2
+sys.stdout.buffer.write(echo_pb2.EchoRequest(count=1, status=5, status_message="gone").SerializeToString())' > nf.bin
+	run -5 --separate-stderr subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file nf.bin
+	echo "$stderr"
+	[[ "$stderr" == *"NOT_FOUND: gone"* ]]
 }

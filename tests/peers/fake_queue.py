@@ -19,6 +19,8 @@ again on the same --port goes on where it was.
   subscriber's stdout (delimited CloudEvents); else a violation.
 --check-returned FILE: every acked id must already be a line of FILE
   (what the last stage wrote back on the --ack-from FIFO).
+--sent-file FILE: how many notifications this stream sent so far
+  (every 100), to watch flow control hold the server back.
 
 Prints "port N" once listening.
 """
@@ -57,6 +59,8 @@ ap.add_argument("--check-returned")
 ap.add_argument("--sleep-ms", type=float, default=0,
                 help="pause between notifications")
 ap.add_argument("--queue-name", default="eventstore/lifecycle-events")
+ap.add_argument("--sent-file",
+                help="keep the number of notifications sent in this file")
 args = ap.parse_args()
 
 sys.path.insert(0, args.pyout)
@@ -300,6 +304,10 @@ def pull(request_iterator, context):
         r.notification.notification.CopyFrom(notification(idx))
         yield r.SerializeToString()
         sent += 1
+        if args.sent_file and sent % 100 == 0:
+            with open(args.sent_file + ".tmp", "w") as f:
+                f.write("%d\n" % sent)
+            os.replace(args.sent_file + ".tmp", args.sent_file)
         if args.sleep_ms:
             time.sleep(args.sleep_ms / 1000)
         if args.end_after and sent >= args.end_after:

@@ -9,6 +9,8 @@ code) for tests/subscribe.bats.
   sub_check.py PYOUT axway FILE     check the Axway mapping; prints the
                                     sequence ids
   sub_check.py PYOUT attr NAME FILE each event's attribute NAME
+  sub_check.py PYOUT echo FILE      generic mode over the Echo service:
+                                    "TYPE DATA TYPE_URL TEXT INDEX" lines
   sub_check.py PYOUT stage FIFO RETURNED
         the last stage of a pipeline: reads records on stdin, and for
         each appends its evpipeack value to RETURNED (flushed) and then
@@ -157,6 +159,13 @@ elif cmd == "engflow":
     engflow(sys.argv[3])
 elif cmd == "axway":
     axway(sys.argv[3])
+elif cmd == "echo":
+    import echo_pb2
+    for ev in records(open(sys.argv[3], "rb")):
+        kind = ev.WhichOneof("data")
+        raw = ev.proto_data.value if kind == "proto_data" else ev.binary_data
+        r = echo_pb2.EchoReply.FromString(raw)
+        print(ev.type, kind, ev.proto_data.type_url or "-", r.text, r.index)
 elif cmd == "attr":
     for ev in records(open(sys.argv[4], "rb")):
         print(attr(ev, sys.argv[3]))
