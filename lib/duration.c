@@ -1,0 +1,58 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+
+static const struct {
+	const char *name;
+	double ms;
+} units[] = {
+	/* longest names first: "ms" before "m", "ns" before "s" */
+	{ "ns", 1e-6 },
+	{ "us", 1e-3 },
+	{ "ms", 1 },
+	{ "h", 3600e3 },
+	{ "m", 60e3 },
+	{ "s", 1e3 },
+};
+
+/* Milliseconds (rounded down, at most a year); 0 or -1. */
+int
+duration_ms(const char *s, int64_t *out)
+{
+	double total = 0, v;
+	char *end;
+	size_t i, n;
+	int parts = 0;
+
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		n = strspn(s, "0123456789");
+		n += s[n] == '.' ? 1 + strspn(s + n + 1, "0123456789") : 0;
+		if (n == 0 || (n == 1 && *s == '.'))
+			return -1;
+		v = strtod(s, &end);
+		s += n;
+		parts++;
+		if (*s == '\0' && parts == 1) {
+			total = v * 1e3; /* a bare number: seconds */
+			break;
+		}
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			n = strlen(units[i].name);
+			if (strncmp(s, units[i].name, n) == 0)
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		total += v * units[i].ms;
+		s += n;
+	}
+	if (total > 366.0 * 24 * 3600e3)
+		return -1;
+	*out = (int64_t)total;
+	return 0;
+}
