@@ -7,14 +7,16 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdnoreturn.h>
 #include <unistd.h>
 
 #include "axway_watch.h"
 #include "cli.h"
+#include "clitab.h"
+#include "duration.h"
 #include "engflow_queue.h"
 #include "exitcode.h"
 #include "generic_stream.h"
@@ -24,74 +26,6 @@
 static const char synopsis[] =
     "usage: subscribe [-fqv] [-c count] [option ...] --endpoint=url "
     "--queue=name | --topic=link | --method=path\n";
-
-static const char options[] =
-    "      --ack-deadline=TIME  EngFlow: acknowledgement deadline, 30s to "
-    "300s\n"
-    "      --ack-from=FIFO      acknowledge an event once its id comes "
-    "back here\n"
-    "      --api=API            engflow, axway or generic (default: from "
-    "the\n"
-    "                           --queue, --topic or --method given)\n"
-    "      --auth-header=KIND   how the token is sent: engflow "
-    "(x-engflow-auth-*)\n"
-    "                           or bearer (authorization: Bearer)\n"
-    "      --cacert=FILE        trust the CA certificates in FILE (PEM)\n"
-    "      --cert=FILE, --tls_certificate=FILE\n"
-    "                           client certificate for mutual TLS (PEM)\n"
-    "      --connect-to=HOST:PORT\n"
-    "                           connect there instead, keeping the "
-    "endpoint's name\n"
-    "  -c, --count=N            stop after writing N events\n"
-    "      --endpoint=URL, --notification_queue_endpoint=URL\n"
-    "                           the server: grpc://host[:port], "
-    "grpcs://host[:port]\n"
-    "                           or unix:path\n"
-    "  -f, --force              write records even to a terminal\n"
-    "      --harvester=URL      Axway: the catch-up API (default "
-    "https://HOST:PORT/events)\n"
-    "  -h, --help               print this help and exit\n"
-    "      --idle-timeout=TIME  stop after TIME without an event\n"
-    "      --insecure           do not verify the server's certificate\n"
-    "      --keepalive=TIME     HTTP/2 ping after TIME without traffic "
-    "(default 50s)\n"
-    "      --keepalive-timeout=TIME\n"
-    "                           give up on the connection when a ping is "
-    "not\n"
-    "                           answered in TIME (default 10s)\n"
-    "      --key=FILE, --tls_key=FILE\n"
-    "                           private key of --cert (PEM)\n"
-    "      --max-pending=N      events written but not yet acknowledged "
-    "(default 1000)\n"
-    "      --method=PATH        generic: the streaming method, "
-    "/package.Service/Method\n"
-    "      --page-size=N        Axway: events per catch-up page (default "
-    "100)\n"
-    "      --proxy=URL          HTTP CONNECT proxy, http://[user:pass@]"
-    "host:port\n"
-    "  -q, --quiet              print errors only\n"
-    "      --queue=NAME, --queue_name=NAME\n"
-    "                           EngFlow: the notification queue\n"
-    "      --request-file=FILE  generic: the request message, protobuf "
-    "bytes\n"
-    "      --retries=N          give up after N failed attempts in a row "
-    "(default:\n"
-    "                           never)\n"
-    "      --since=ID           Axway: start after this sequence id\n"
-    "      --state=FILE         Axway: keep the last sequence id written "
-    "in FILE\n"
-    "      --tenant=ID          Axway: the organization id\n"
-    "      --token=TOKEN        the token itself (visible to other users; "
-    "warns)\n"
-    "      --token-command=CMD  the token is what CMD prints\n"
-    "      --token-env=NAME     the token is in environment variable NAME\n"
-    "      --token-file=FILE    the token is in FILE (read again when it "
-    "changes)\n"
-    "      --topic=LINK         Axway: the watch topic's self link\n"
-    "      --type=NAME          generic: the response message's full "
-    "name\n"
-    "  -v, --verbose            print more (repeatable)\n"
-    "      --version            print the version and exit\n";
 
 enum {
 	OPT_ACK_DEADLINE = 0x200,
@@ -126,81 +60,106 @@ enum {
 	OPT_TYPE,
 };
 
-/* Sorted; the original EngFlow client's spellings next to ours. */
-static const struct option longopts[] = {
-	{ "ack-deadline", required_argument, NULL, OPT_ACK_DEADLINE },
-	{ "ack-from", required_argument, NULL, OPT_ACK_FROM },
-	{ "api", required_argument, NULL, OPT_API },
-	{ "auth-header", required_argument, NULL, OPT_AUTH_HEADER },
-	{ "cacert", required_argument, NULL, OPT_CACERT },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "connect-to", required_argument, NULL, OPT_CONNECT_TO },
-	{ "count", required_argument, NULL, 'c' },
-	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
-	{ "force", no_argument, NULL, 'f' },
-	{ "harvester", required_argument, NULL, OPT_HARVESTER },
-	{ "help", no_argument, NULL, 'h' },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-	{ "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
-	{ "method", required_argument, NULL, OPT_METHOD },
-	{ "notification_queue_endpoint", required_argument, NULL,
-	    OPT_ENDPOINT },
-	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
-	{ "proxy", required_argument, NULL, OPT_PROXY },
-	{ "queue", required_argument, NULL, OPT_QUEUE },
-	{ "queue_name", required_argument, NULL, OPT_QUEUE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "request-file", required_argument, NULL, OPT_REQUEST_FILE },
-	{ "retries", required_argument, NULL, OPT_RETRIES },
-	{ "since", required_argument, NULL, OPT_SINCE },
-	{ "state", required_argument, NULL, OPT_STATE },
-	{ "tenant", required_argument, NULL, OPT_TENANT },
-	{ "tls_certificate", required_argument, NULL, OPT_CERT },
-	{ "tls_key", required_argument, NULL, OPT_KEY },
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "token-command", required_argument, NULL, OPT_TOKEN_COMMAND },
-	{ "token-env", required_argument, NULL, OPT_TOKEN_ENV },
-	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-	{ "topic", required_argument, NULL, OPT_TOPIC },
-	{ "type", required_argument, NULL, OPT_TYPE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, CLI_OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+/*
+ * Sorted; the original EngFlow client's spellings are aliases (no help
+ * line of their own), listed after the help text.
+ */
+static const struct clitab options[] = {
+	{ "ack-deadline", OPT_ACK_DEADLINE, "TIME",
+	    "EngFlow: acknowledgement deadline, 30s to 300s" },
+	{ "ack-from", OPT_ACK_FROM, "FIFO",
+	    "ack an event once its id comes back here" },
+	{ "api", OPT_API, "API", "engflow, axway or generic" },
+	{ "auth-header", OPT_AUTH_HEADER, "KIND",
+	    "engflow (x-engflow-auth-*) or bearer" },
+	{ "cacert", OPT_CACERT, "FILE", "trust the CA certificates in FILE" },
+	{ "cert", OPT_CERT, "FILE", "client certificate for mutual TLS" },
+	{ "connect-to", OPT_CONNECT_TO, "HOST:PORT",
+	    "connect there, keep the endpoint's name" },
+	{ "count", 'c', "N", "stop after writing N events" },
+	{ "endpoint", OPT_ENDPOINT, "URL",
+	    "the server: grpc[s]://host[:port] or unix:path" },
+	{ "force", 'f', NULL, "write records even to a terminal" },
+	{ "harvester", OPT_HARVESTER, "URL",
+	    "Axway: the catch-up API, https://HOST:PORT/events" },
+	{ "help", 'h', NULL, "print this help and exit" },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, "TIME",
+	    "stop after TIME without an event" },
+	{ "insecure", OPT_INSECURE, NULL,
+	    "do not verify the server's certificate" },
+	{ "keepalive", OPT_KEEPALIVE, "TIME",
+	    "HTTP/2 ping after TIME of silence (default 50s)" },
+	{ "keepalive-timeout", OPT_KEEPALIVE_TIMEOUT, "TIME",
+	    "drop a connection whose ping waits TIME (10s)" },
+	{ "key", OPT_KEY, "FILE", "the private key of --cert" },
+	{ "max-pending", OPT_MAX_PENDING, "N",
+	    "events taken but not yet acked (default 1000)" },
+	{ "method", OPT_METHOD, "PATH",
+	    "generic: the method, /package.Service/Method" },
+	{ "notification_queue_endpoint", OPT_ENDPOINT, "URL", NULL },
+	{ "page-size", OPT_PAGE_SIZE, "N",
+	    "Axway: events per catch-up page (default 100)" },
+	{ "proxy", OPT_PROXY, "URL",
+	    "HTTP CONNECT proxy, http://[user:pass@]host:port" },
+	{ "queue", OPT_QUEUE, "NAME", "EngFlow: the notification queue" },
+	{ "queue_name", OPT_QUEUE, "NAME", NULL },
+	{ "quiet", 'q', NULL, "print errors only" },
+	{ "request-file", OPT_REQUEST_FILE, "FILE",
+	    "generic: the request, protobuf bytes" },
+	{ "retries", OPT_RETRIES, "N",
+	    "give up after N failed attempts in a row" },
+	{ "since", OPT_SINCE, "ID", "Axway: start after this sequence id" },
+	{ "state", OPT_STATE, "FILE",
+	    "Axway: keep the last sequence id written in FILE" },
+	{ "tenant", OPT_TENANT, "ID", "Axway: the organization id" },
+	{ "tls_certificate", OPT_CERT, "FILE", NULL },
+	{ "tls_key", OPT_KEY, "FILE", NULL },
+	{ "token", OPT_TOKEN, "TOKEN",
+	    "the token itself (other users can see it)" },
+	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
+	    "the token is what CMD prints" },
+	{ "token-env", OPT_TOKEN_ENV, "NAME",
+	    "the token is in environment variable NAME" },
+	{ "token-file", OPT_TOKEN_FILE, "FILE",
+	    "the token is in FILE (read again on change)" },
+	{ "topic", OPT_TOPIC, "LINK", "Axway: the watch topic's self link" },
+	{ "type", OPT_TYPE, "NAME", "generic: the replies' message type" },
+	{ "verbose", 'v', NULL, "print more (repeatable)" },
+	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
+	{ NULL, 0, NULL, NULL },
 };
 
-/*
- * A duration: a decimal number and a unit (ms, s, m, h; none means
- * seconds), in milliseconds.
- */
+static const char aliases[] =
+    "\nThe EngFlow client's spellings work too: "
+    "--notification_queue_endpoint,\n"
+    "--queue_name, --tls_certificate and --tls_key.\n";
+
+/* A duration (duration.h) in [min, max] milliseconds. */
 static int64_t
 parse_time(const char *opt, const char *s, int64_t min, int64_t max)
 {
-	char *end;
-	double v, unit = 1000;
+	int64_t v;
 
-	v = strtod(s, &end);
-	if (end != s && *s >= '0' && *s <= '9') {
-		if (strcmp(end, "ms") == 0)
-			unit = 1;
-		else if (strcmp(end, "s") == 0 || *end == '\0')
-			unit = 1000;
-		else if (strcmp(end, "m") == 0)
-			unit = 60000;
-		else if (strcmp(end, "h") == 0)
-			unit = 3600000;
-		else
-			unit = -1;
-		v *= unit;
-		if (unit > 0 && isfinite(v) && v >= (double)min &&
-		    v <= (double)max)
-			return (int64_t)llround(v);
-	}
-	cli_usage(synopsis, "--%s %s: not a time from %lldms to %llds", opt, s,
-	    (long long)min, (long long)max / 1000);
+	if (duration_ms(s, &v) < 0 || v < min || v > max)
+		cli_usage(synopsis, "--%s %s: not a time from %s to %s", opt, s,
+		    min < 1000	     ? "1ms" :
+			min == 30000 ? "30s" :
+				       "0s",
+		    max == 300000 ? "300s" : "a year");
+	return v;
+}
+
+static noreturn void
+help(void)
+{
+	char *t = clitab_help(options), *all;
+	size_t n = strlen(t);
+
+	if ((all = malloc(n + sizeof(aliases))) == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	memcpy(all, t, n);
+	memcpy(all + n, aliases, sizeof(aliases));
+	cli_help(synopsis, all);
 }
 
 static uint64_t
@@ -340,16 +299,19 @@ main(int argc, char *argv[])
 	static struct sub s;
 	const char *api = NULL;
 	bool force = false, page_size_given = false;
+	struct clitab_getopt g;
 	int c;
 
 	cli_start(argv[0]);
+	clitab_getopt(options, &g);
 	o.since = -1;
 	o.page_size = 100;
 	o.max_pending = SUB_MAX_PENDING;
 	o.keepalive_ms = 50000; /* axway.md 2.7 */
 	o.keepalive_timeout_ms = 10000;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:fhqv", longopts, NULL)) != -1)
+	while (
+	    (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1)
 		switch (c) {
 		case OPT_ACK_DEADLINE:
 			/* engflow.md 1.2: 30 s to 300 s */
@@ -401,21 +363,21 @@ main(int argc, char *argv[])
 			o.harvester = optarg;
 			break;
 		case 'h':
-			cli_help(synopsis, options);
+			help(); /* exits */
 		case OPT_IDLE_TIMEOUT:
 			o.idle_timeout_ms = parse_time(
-			    "idle-timeout", optarg, 1, INT64_C(1) << 40);
+			    "idle-timeout", optarg, 1, INT64_MAX);
 			break;
 		case OPT_INSECURE:
 			o.tls.insecure = true;
 			break;
 		case OPT_KEEPALIVE:
 			o.keepalive_ms = parse_time(
-			    "keepalive", optarg, 0, INT64_C(1) << 40);
+			    "keepalive", optarg, 0, INT64_MAX);
 			break;
 		case OPT_KEEPALIVE_TIMEOUT:
 			o.keepalive_timeout_ms = parse_time(
-			    "keepalive-timeout", optarg, 1, INT64_C(1) << 40);
+			    "keepalive-timeout", optarg, 1, INT64_MAX);
 			break;
 		case OPT_KEY:
 			o.tls.key = optarg;
@@ -483,6 +445,7 @@ main(int argc, char *argv[])
 		default:
 			cli_bad_option(synopsis, argv, c);
 		}
+	clitab_free(&g);
 	if (optind < argc)
 		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
 	check(&o, api, page_size_given);

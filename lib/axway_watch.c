@@ -104,20 +104,26 @@ fail(int code, const char *msg)
 /* ---- writing events --------------------------------------------------- */
 
 /*
- * Write one event unless its sequence id was written already.  Returns
- * false when the driver has no more room.
+ * Write one event unless its sequence id was written already (*wrote
+ * says which, when not NULL).  Returns false when the driver has no
+ * more room.
  */
 static bool
-emit(const Central__Events__V1__Event *e, const uint8_t *raw, size_t len)
+emit(const Central__Events__V1__Event *e, const uint8_t *raw, size_t len,
+    bool *wrote)
 {
 	int64_t seq = e->metadata != NULL ? e->metadata->sequenceid : -1;
 	CloudEvent *ev;
 
+	if (wrote != NULL)
+		*wrote = false;
 	if (seq >= 0 && seq <= W.last) {
 		W.dups++;
 		ltrace("sequence id %" PRId64 " already written", seq);
 		return true;
 	}
+	if (wrote != NULL)
+		*wrote = true;
 	ev = ce_map_axway(&W.sub->arena, e, raw, len, W.source);
 	if (seq > W.last)
 		W.last = seq;
@@ -144,14 +150,15 @@ static void
 write_page(void)
 {
 	struct harvester_page *pg = &W.page;
+	bool wrote;
 
 	while (W.page_next < pg->n) {
 		if (!sub_taking(W.sub) || !sub_room(W.sub))
 			return; /* resumed by the driver */
 		emit(pg->events[W.page_next], pg->raw[W.page_next].data,
-		    pg->raw[W.page_next].len);
+		    pg->raw[W.page_next].len, &wrote);
 		W.page_next++;
-		W.pass_events++;
+		W.pass_events += wrote;
 	}
 	arena_reset(&W.page_arena);
 	if (pg->n == W.o->page_size) {
@@ -160,7 +167,7 @@ write_page(void)
 		fetch();
 	} else if (W.pass_events > 0) {
 		/* axway.md 3.3: again from the new position until a pass
-		 * brings nothing. */
+		 * brings nothing new. */
 		pg->n = W.page_next = 0;
 		W.pass_after = W.last;
 		W.pass_events = 0;
@@ -377,7 +384,7 @@ release_held(void)
 		h = &W.held[W.held0];
 		e = central__events__v1__event__unpack(&W.arena.pb, h->n, h->p);
 		if (e != NULL)
-			emit(e, h->p, h->n);
+			emit(e, h->p, h->n, NULL);
 		arena_reset(&W.arena);
 		free(h->p);
 		W.held0 = (W.held0 + 1) % W.heldcap;
@@ -422,7 +429,7 @@ watch_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 			    "too many live events while catching up");
 		else if (W.nheld == W.heldcap)
 			pause = GCALL_PAUSE;
-	} else if (!emit(e, p, n)) {
+	} else if (!emit(e, p, n, NULL)) {
 		pause = GCALL_PAUSE;
 	}
 	arena_reset(&W.arena);
@@ -506,7 +513,11 @@ open_stream(void)
 	W.opened_at = loop_now();
 	W.call = gcall_start(W.ch, WATCH_PATH, md, 2, 0, &watch_handlers, NULL);
 	if (W.call == NULL) {
-		cycle_failed(GRPC_UNAVAILABLE, gchannel_error(W.ch));
+		char why[600];
+
+		snprintf(
+		    why, sizeof(why), "UNAVAILABLE: %s", gchannel_error(W.ch));
+		cycle_failed(GRPC_UNAVAILABLE, why);
 		return;
 	}
 	/* axway.md 2.3: the first message subscribes: the topic, the

@@ -309,8 +309,11 @@ pull_open(struct retry *r, void *ctx)
 	Q.opened_at = loop_now();
 	Q.call = gcall_start(Q.ch, PULL_PATH, md, nmd, 0, &pull_handlers, NULL);
 	if (Q.call == NULL) {
-		sub_failed(
-		    Q.sub, &Q.retry, GRPC_UNAVAILABLE, gchannel_error(Q.ch));
+		char why[600];
+
+		snprintf(why, sizeof(why), "queue %s: UNAVAILABLE: %s",
+		    Q.o->queue, gchannel_error(Q.ch));
+		sub_failed(Q.sub, &Q.retry, GRPC_UNAVAILABLE, why);
 		return;
 	}
 	sub_stream(Q.sub);

@@ -101,8 +101,9 @@ gs_close(struct gcall *call, const struct gstatus *st, void *ctx)
 		sub_stop(G.sub, EXIT_OK);
 		return;
 	}
-	snprintf(why, sizeof(why), "%s%s%s", grpc_status_name(st->code),
-	    *st->message != '\0' ? ": " : "", st->message);
+	snprintf(why, sizeof(why), "%s: %s%s%s", G.o->method,
+	    grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
+	    st->message);
 	if (G.got_message || loop_now() - G.opened_at >= STABLE_MS)
 		retry_progress(&G.retry);
 	sub_failed(G.sub, &G.retry, st->code, why);
@@ -142,8 +143,11 @@ gs_open(struct retry *r, void *ctx)
 	G.opened_at = loop_now();
 	G.call = gcall_start(G.ch, G.o->method, md, nmd, 0, &gs_handlers, NULL);
 	if (G.call == NULL) {
-		sub_failed(
-		    G.sub, &G.retry, GRPC_UNAVAILABLE, gchannel_error(G.ch));
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s: UNAVAILABLE: %s", G.o->method,
+		    gchannel_error(G.ch));
+		sub_failed(G.sub, &G.retry, GRPC_UNAVAILABLE, why);
 		return;
 	}
 	gcall_send(G.call, G.request, G.request_len);

@@ -411,6 +411,24 @@ sub_channel(const struct sub_opts *o)
 	return ch;
 }
 
+/* "token file /run/tok", as secret.c names it; never the value. */
+static const char *
+token_origin(const struct secret *t, char *buf, size_t len)
+{
+	static const char *const kind[] = { [SECRET_NONE] = "",
+		[SECRET_ARGV] = "",
+		[SECRET_FILE] = " file",
+		[SECRET_ENV] = " variable",
+		[SECRET_COMMAND] = " command" };
+
+	if (t->kind == SECRET_ARGV)
+		snprintf(buf, len, "%s on the command line", t->what);
+	else
+		snprintf(
+		    buf, len, "%s%s %s", t->what, kind[t->kind], t->source);
+	return buf;
+}
+
 const char *
 sub_token(struct sub *s, int64_t *exp, bool *fatal)
 {
@@ -448,7 +466,8 @@ sub_token(struct sub *s, int64_t *exp, bool *fatal)
 	}
 	if (*exp >= 0 && *exp <= (int64_t)time(NULL)) {
 		rfc3339_format(when, *exp, 0);
-		lerr("token: expired at %s", when);
+		lerr("%s: expired at %s", token_origin(t, err, sizeof(err)),
+		    when);
 		*fatal = true;
 		sub_stop(s, GRPC_UNAUTHENTICATED);
 		return NULL;
