@@ -324,7 +324,7 @@ sub_emit(struct sub *s, CloudEvent *ev, const char *token, int64_t position)
 	if (s->o->count > 0 && s->emitted >= s->o->count) {
 		linfo("%llu events: stopping", (unsigned long long)s->emitted);
 		sub_stop(s, EXIT_OK);
-		return false;
+		return true; /* receipts must still come in */
 	}
 	if (!sub_room(s)) {
 		s->paused = true;
@@ -366,6 +366,13 @@ sub_stop(struct sub *s, int status)
 	s->stopping = true;
 	loop_timer_stop(&s->idle);
 	loop_timer_in(&s->grace, SUB_GRACE_MS);
+	/* The source drops what comes now, but must read on: the receipts
+	 * of the last acks are on the same stream. */
+	if (s->paused) {
+		s->paused = false;
+		if (s->src.resume != NULL)
+			s->src.resume(s->src.ctx);
+	}
 	sub_check(s);
 }
 
