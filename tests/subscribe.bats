@@ -503,8 +503,10 @@ axway() {
 }
 
 @test "axway: the token is refreshed in the stream at 4/5 of its lifetime" {
-	watch --events 40 --delay-ms 250 --ping-every 1
-	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 3" -c 40 > out.bin
+	# tokens live 5 s (4 to 5, exp is in whole seconds): refreshed at
+	# 4/5, with a second's margin for running the command
+	watch --events 40 --delay-ms 300 --ping-every 1
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 5" -c 40 > out.bin
 	[ "$(check axway out.bin | wc -l)" -eq 40 ]
 	[ "$(grep -c '"refresh"' w.log)" -ge 2 ]
 	violations w.log
