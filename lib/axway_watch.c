@@ -46,7 +46,7 @@ static struct axway_watch {
 	int64_t last; /* the highest sequence id written, -1: none yet */
 
 	/* REST catch-up */
-	struct http_req *req;
+	struct harvester_req *req;
 	struct arena page_arena;
 	struct harvester_page page; /* being written out */
 	size_t page_next;
@@ -452,7 +452,7 @@ end_cycle(void)
 	W.phase = PH_IDLE;
 	loop_timer_stop(&W.refresh);
 	if (W.req != NULL) {
-		http_cancel(W.req);
+		harvester_cancel(W.req);
 		W.req = NULL;
 	}
 	arena_reset(&W.page_arena);
@@ -586,6 +586,7 @@ watch_stop(void *ctx)
 		gcall_cancel(W.call);
 	}
 	end_cycle();
+	http_cleanup();
 	free(W.held);
 	free(W.token);
 	W.held = NULL;

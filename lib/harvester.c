@@ -17,7 +17,8 @@ typedef Central__Events__V1__Datamodel__ResourceInstance Resource;
 typedef Central__Events__V1__Datamodel__Metadata Meta;
 typedef Central__Events__V1__Datamodel__Reference Ref;
 
-struct hv_req {
+struct harvester_req {
+	struct http_req *http;
 	struct arena *arena;
 	harvester_done_fn done;
 	void *ctx;
@@ -259,7 +260,7 @@ harvester_parse(struct arena *a, const char *body, size_t len,
 static void
 got_reply(struct http_req *req, const struct http_resp *resp, void *ctx)
 {
-	struct hv_req *h = ctx;
+	struct harvester_req *h = ctx;
 	struct harvester_page pg = { .max_sequence = -1 };
 	const char *max;
 	char *end;
@@ -297,7 +298,7 @@ got_reply(struct http_req *req, const struct http_resp *resp, void *ctx)
 	free(h);
 }
 
-struct http_req *
+struct harvester_req *
 harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
     uint64_t page, struct arena *a, harvester_done_fn done, void *ctx,
     char *err, size_t errlen)
@@ -306,8 +307,7 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
 	const char *headers[] = { auth, tenant,
 		"Content-Type: application/json", "Accept: application/json",
 		NULL };
-	struct hv_req *h;
-	struct http_req *req;
+	struct harvester_req *h;
 
 	if (harvester_url(url, sizeof(url), o, after, page) < 0) {
 		errf(err, errlen, "harvester URL too long");
@@ -325,10 +325,21 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
 	h->done = done;
 	h->ctx = ctx;
 	h->first_page = page == 1;
-	req = http_start(&o->http, "GET", url,
+	h->http = http_start(&o->http, "GET", url,
 	    token != NULL ? headers : headers + 1, NULL, 0, got_reply, h, err,
 	    errlen);
-	if (req == NULL)
+	if (h->http == NULL) {
 		free(h);
-	return req;
+		return NULL;
+	}
+	return h;
+}
+
+void
+harvester_cancel(struct harvester_req *h)
+{
+	if (h == NULL)
+		return;
+	http_cancel(h->http);
+	free(h);
 }

@@ -49,14 +49,18 @@ struct harvester_page {
 
 typedef void (*harvester_done_fn)(const struct harvester_page *, void *);
 
+struct harvester_req;
+
 /*
- * Ask for page (from 1) of the events after sequence id after; the
- * page's events live in arena until it is reset.  NULL with err when
- * the request could not even start.
+ * Ask for page (from 1) of the events after sequence id after; done is
+ * called once, and the page's events live in arena until it is reset.
+ * NULL with err when the request could not even start.
  */
-struct http_req *harvester_get(const struct harvester_opts *, const char *,
+struct harvester_req *harvester_get(const struct harvester_opts *, const char *,
     int64_t, uint64_t, struct arena *, harvester_done_fn, void *, char *,
     size_t);
+/* Abandon a request: done is not called (not from done itself). */
+void harvester_cancel(struct harvester_req *);
 
 /* The request URL (for harvester_get and the tests). */
 int harvester_url(
