@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "exitcode.h"
 #include "h2conn.h"
 #include "log.h"
+#include "xalloc.h"
 
 struct gchannel {
 	struct gchannel_opts o;
 	SSL_CTX *tls;
-	struct h2conn *conn; /* NULL between connections */
+	/* The connection new calls go on: NULL between connections, and
+	 * after a GOAWAY (that one drains its calls in conns). */
+	struct h2conn *conn;
+	struct h2conn *conns; /* all of them, linked by next */
 	struct h2conn_owner owner;
 	char proxy[512];
 	struct target dial; /* where to connect, with --connect-to */
@@ -19,11 +24,15 @@ struct gchannel {
 	char err[300];
 };
 
-/* Fires when the connection is up (after TLS and ALPN). */
+/* Fires when the server's SETTINGS arrived: connected, for backoff. */
 static void
 ch_open(struct h2conn *c, void *ctx)
 {
-	linfo("connected to %s", ((struct gchannel *)ctx)->o.target.authority);
+	struct gchannel *ch = ctx;
+
+	linfo("connected to %s", ch->o.target.authority);
+	if (ch->o.on_connect != NULL)
+		ch->o.on_connect(ch->o.on_connect_ctx);
 }
 
 /*
@@ -34,6 +43,7 @@ static void
 ch_dead(struct h2conn *c, const char *why, void *ctx)
 {
 	struct gchannel *ch = ctx;
+	struct h2conn **pc;
 
 	if (c->goaway_code == NGHTTP2_ENHANCE_YOUR_CALM &&
 	    strcmp(c->goaway_debug, "too_many_pings") == 0 &&
@@ -45,6 +55,11 @@ ch_dead(struct h2conn *c, const char *why, void *ctx)
 	}
 	if (ch->conn == c)
 		ch->conn = NULL;
+	for (pc = &ch->conns; *pc != NULL; pc = &(*pc)->next)
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
 }
 
 /* Proxy from the options or, as curl does, the environment. */
@@ -86,10 +101,8 @@ proxy_for(struct gchannel *ch)
 struct gchannel *
 gchannel_new(const struct gchannel_opts *o, char *err, size_t errlen)
 {
-	struct gchannel *ch = calloc(1, sizeof(*ch));
+	struct gchannel *ch = xcalloc(1, sizeof(*ch));
 
-	if (ch == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	ch->o = *o;
 	if (o->connect_to != NULL) {
 		char url[300];
@@ -112,6 +125,9 @@ gchannel_new(const struct gchannel_opts *o, char *err, size_t errlen)
 		ch->o.keepalive_ms = 10000;
 	if (ch->o.keepalive_timeout_ms <= 0)
 		ch->o.keepalive_timeout_ms = 20000;
+	/* connection-backoff: MIN_CONNECT_TIMEOUT is 20 s. */
+	if (ch->o.connect_timeout_ms < BACKOFF_MIN_CONNECT_MS)
+		ch->o.connect_timeout_ms = BACKOFF_MIN_CONNECT_MS;
 	if (o->target.tls) {
 		if (o->tls.insecure)
 			lwarn("%s: --insecure: the server's certificate is "
@@ -133,10 +149,8 @@ gchannel_free(struct gchannel *ch)
 {
 	if (ch == NULL)
 		return;
-	if (ch->conn != NULL) {
-		ch->conn->owner = &ch->owner;
-		h2conn_kill(ch->conn, "channel closed");
-	}
+	while (ch->conns != NULL)
+		h2conn_kill(ch->conns, "channel closed"); /* unlinks it */
 	SSL_CTX_free(ch->tls);
 	free(ch);
 }
@@ -150,7 +164,8 @@ gchannel_error(const struct gchannel *ch)
 bool
 gchannel_ready(const struct gchannel *ch)
 {
-	return ch->conn != NULL && ch->conn->state == H2_OPEN;
+	return ch->conn != NULL && ch->conn->state == H2_OPEN &&
+	    ch->conn->peer_settings && !ch->conn->goaway;
 }
 
 /*
@@ -166,15 +181,19 @@ gcall_start(struct gchannel *ch, const char *path, const struct gmd *md,
 {
 	char err[300];
 
-	if (ch->conn == NULL || ch->conn->state == H2_DEAD) {
+	/* A connection that got GOAWAY takes no new calls. */
+	if (ch->conn == NULL || ch->conn->state == H2_DEAD ||
+	    ch->conn->goaway) {
 		ch->conn = h2conn_connect(&ch->o.target,
 		    ch->have_dial ? &ch->dial : NULL, ch->tls, proxy_for(ch),
-		    &ch->owner, err, sizeof(err));
+		    ch->o.connect_timeout_ms, &ch->owner, err, sizeof(err));
 		if (ch->conn == NULL) {
 			linfo("%s: %s", ch->o.target.authority, err);
 			snprintf(ch->err, sizeof(ch->err), "%s", err);
 			return NULL;
 		}
+		ch->conn->next = ch->conns;
+		ch->conns = ch->conn;
 		ch->conn->max_recv = ch->o.max_recv;
 		h2conn_set_keepalive(
 		    ch->conn, ch->o.keepalive_ms, ch->o.keepalive_timeout_ms);

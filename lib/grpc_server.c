@@ -12,10 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "descset.h"
 #include "exitcode.h"
+#include "grpc_reflection.h"
 #include "h2conn.h"
 #include "health.pb-c.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define MAX_METHODS 64
 #define MAX_CONNS 256
@@ -46,6 +49,7 @@ struct gserver {
 	struct health_entry health[MAX_HEALTH];
 	size_t nhealth;
 	struct watcher *watchers;
+	struct descset *desc; /* what reflection describes */
 	/* graceful shutdown */
 	bool shutting;
 	int64_t grace_until;
@@ -131,8 +135,7 @@ health_half_close(struct gcall *call, void *ctx)
 		gcall_finish(call, GRPC_OK, NULL);
 		return;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	w = xcalloc(1, sizeof(*w));
 	w->call = call;
 	snprintf(w->name, sizeof(w->name), "%s", hc->name);
 	w->sent = st < 0 ? 3 : st;
@@ -165,10 +168,8 @@ static const struct gcall_handlers health_handlers = {
 static void
 health_call(struct gcall *call, void *ctx, bool watch)
 {
-	struct health_call *hc = calloc(1, sizeof(*hc));
+	struct health_call *hc = xcalloc(1, sizeof(*hc));
 
-	if (hc == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	hc->s = ctx;
 	hc->watch = watch;
 	gcall_set_handlers(call, &health_handlers, hc);
@@ -289,14 +290,12 @@ dispatch(struct h2conn *c, struct gcall *call, void *ctx)
 struct gserver *
 gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 {
-	struct gserver *s = calloc(1, sizeof(*s));
+	struct gserver *s = xcalloc(1, sizeof(*s));
 	struct gserver_method check = { "/grpc.health.v1.Health/Check",
 		health_check, s },
 			      watch = { "/grpc.health.v1.Health/Watch",
 				      health_watch, s };
 
-	if (s == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	s->o = *o;
 	if (s->o.max_recv == 0)
 		s->o.max_recv = GRPC_MAX_RECV_DEFAULT;
@@ -323,7 +322,32 @@ gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 	gserver_add(s, &check);
 	gserver_add(s, &watch);
 	gserver_set_health(s, "", 1);
+	s->desc = descset_new();
+	if (descset_add(s->desc, evpipe_descriptor_set,
+		evpipe_descriptor_set_len, err, errlen) < 0)
+		die(EXIT_INTERNAL, "%s", err);
+	reflection_register(s);
 	return s;
+}
+
+/* Describe more .proto files by reflection (a protoc descriptor set). */
+int
+gserver_reflect_add(
+    struct gserver *s, const uint8_t *set, size_t len, char *err, size_t errlen)
+{
+	return descset_add(s->desc, set, len, err, errlen);
+}
+
+const struct descset *
+gserver_descset(const struct gserver *s)
+{
+	return s->desc;
+}
+
+const char *
+gserver_method_path(const struct gserver *s, size_t i)
+{
+	return i < s->nmethods ? s->methods[i].path : NULL;
 }
 
 void
@@ -423,6 +447,7 @@ gserver_free(struct gserver *s)
 		loop_io_del(&s->io);
 		close(s->fd);
 	}
+	descset_free(s->desc);
 	SSL_CTX_free(s->tls);
 	free(s);
 }

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,90 @@ grpc_md_name_ok(const char *s, size_t n)
 		    memcmp(s, transport_headers[i], n) == 0)
 			return false;
 	return true;
+}
+
+/* Does the n bytes at s contain word (lower case), in any case? */
+static bool
+contains_word(const char *s, size_t n, const char *word)
+{
+	size_t w = strlen(word), i, j;
+
+	for (i = 0; i + w <= n; i++) {
+		for (j = 0; j < w; j++)
+			if (tolower((unsigned char)s[i + j]) != word[j])
+				break;
+		if (j == w)
+			return true;
+	}
+	return false;
+}
+
+bool
+grpc_md_secret(const char *s, size_t n)
+{
+	static const char *const names[] = { "authorization",
+		"proxy-authorization", "cookie", "set-cookie",
+		"x-engflow-auth-token" };
+	static const char *const words[] = { "token", "secret", "password",
+		"key" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && contains_word(s, n, names[i]))
+			return true;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (contains_word(s, n, words[i]))
+			return true;
+	return false;
+}
+
+/* Append the n bytes at s to buf (room for cap, NUL included) at *len,
+ * bytes outside 0x20-0x7E as \xNN; stops when full. */
+static void
+trace_put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c <= 0x7e && c != '\\') {
+			if (*len + 1 >= cap)
+				break;
+			buf[(*len)++] = (char)c;
+		} else {
+			if (*len + 4 >= cap)
+				break;
+			buf[(*len)++] = '\\';
+			buf[(*len)++] = 'x';
+			buf[(*len)++] = hex[c >> 4];
+			buf[(*len)++] = hex[c & 15];
+		}
+	}
+	buf[*len] = '\0';
+}
+
+size_t
+grpc_md_trace(char *buf, size_t cap, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+	char redacted[48];
+	size_t len = 0;
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	trace_put(buf, cap, &len, name, nlen);
+	trace_put(buf, cap, &len, ": ", 2);
+	if (grpc_md_secret(name, nlen)) {
+		snprintf(
+		    redacted, sizeof(redacted), "<redacted %zu bytes>", vlen);
+		trace_put(buf, cap, &len, redacted, strlen(redacted));
+	} else {
+		trace_put(buf, cap, &len, value, vlen);
+	}
+	return len;
 }
 
 bool

@@ -68,6 +68,19 @@ size_t grpc_message_decode(char *, const char *, size_t);
 bool grpc_md_name_ok(const char *, size_t);
 bool grpc_md_binary(const char *, size_t); /* ends in "-bin" */
 
+/*
+ * Traces (-v -v) never show secrets: the values of authorization,
+ * proxy-authorization, cookie, set-cookie, x-engflow-auth-token and of
+ * any header whose name contains "token", "secret", "password" or "key"
+ * (in any case).  grpc_md_trace() writes "name: value" into buf (cap >
+ * 0, always NUL-terminated, cut to fit), a secret's value as "<redacted
+ * N bytes>", other bytes outside 0x20-0x7E as \xNN; it returns the
+ * length written.
+ */
+bool grpc_md_secret(const char *, size_t);
+size_t grpc_md_trace(
+    char *, size_t, const char *, size_t, const char *, size_t);
+
 /* The 5-byte prefix. */
 void grpc_prefix_put(uint8_t *, uint32_t);
 

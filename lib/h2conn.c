@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,12 @@
 
 #include <openssl/err.h>
 
+#include "backoff.h"
 #include "base64.h"
 #include "exitcode.h"
 #include "h2conn.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define READ_CHUNK (64 * 1024)
 #define OUT_HIGH (64 * 1024)
@@ -22,6 +25,7 @@
  * the connection a few of them; that is the most we buffer. */
 #define STREAM_WINDOW (1024 * 1024)
 #define CONN_WINDOW (8 * 1024 * 1024)
+#define TRACE_MAX 4096 /* bytes of header fields on one trace line */
 
 struct gcall {
 	struct h2conn *conn;
@@ -47,11 +51,13 @@ struct gcall {
 	size_t held_len, held_cap;
 	bool paused, peer_done, failed_recv;
 
-	/* Sending. */
+	/* Sending: whole messages (prefix and body) in sq[sq_off..sq_len);
+	 * sq_next is where the first message not yet begun starts. */
 	uint8_t *sq;
-	size_t sq_off, sq_len, sq_cap;
+	size_t sq_off, sq_len, sq_cap, sq_next;
 	bool send_closed, deferred, notify_writable;
 	bool headers_sent; /* server: response headers submitted */
+	bool not_grpc; /* server: answered 415, draining the body */
 	bool finishing; /* server: trailers go out when sq drains */
 	struct gmd *out_md, *out_tr; /* server: metadata to send */
 	size_t nout_md, nout_tr;
@@ -63,40 +69,14 @@ struct gcall {
 	int override; /* status decided locally, or -1 */
 	char *override_msg;
 	bool stream_closed, close_pending, closed;
+	bool got_rst; /* the peer reset the stream (rst_code) */
 	uint32_t rst_code;
 };
 
 static void conn_free(struct h2conn *);
+static bool grpc_content_type(const char *);
 static void call_deliver_close(struct gcall *);
 static void call_free(struct gcall *);
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n != 0 ? n : 1);
-
-	if (p == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n != 0 ? n : 1)) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
-}
-
-static char *
-xstrndup(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* Make room for n more bytes at *len in a growing buffer. */
 static uint8_t *
@@ -352,7 +332,9 @@ client_status(struct gcall *call, struct gstatus *st, char *buf, size_t len)
 		}
 		return;
 	}
-	if (call->rst_code != NGHTTP2_NO_ERROR) {
+	/* PROTOCOL-HTTP2 "Errors": even NO_ERROR is INTERNAL here, as
+	 * OK would have come in trailers. */
+	if (call->got_rst || call->rst_code != NGHTTP2_NO_ERROR) {
 		st->code = grpc_status_from_h2_error(call->rst_code);
 		snprintf(buf, len, "stream reset by peer: %s",
 		    nghttp2_http2_strerror(call->rst_code));
@@ -366,6 +348,12 @@ client_status(struct gcall *call, struct gstatus *st, char *buf, size_t len)
 		return;
 	}
 	st->code = GRPC_UNKNOWN;
+	if (call->got_headers && !grpc_content_type(call->content_type)) {
+		snprintf(buf, len, "not a gRPC response (content-type %.64s)",
+		    call->content_type != NULL ? call->content_type : "none");
+		st->message = buf;
+		return;
+	}
 	st->message = "the call ended without grpc-status";
 }
 
@@ -467,10 +455,19 @@ call_drain_held(struct gcall *call)
 
 /* ---- sending -------------------------------------------------------- */
 
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
 /*
- * Fires when nghttp2 wants DATA for a call's stream: hands over queued
- * message bytes, defers while the queue is empty, ends the stream (or,
- * on a server, sends the trailers) once the queue is drained and closed.
+ * Fires when nghttp2 wants DATA for a call's stream (and the peer's
+ * window allows): hands over queued message bytes, defers while the
+ * queue is empty, ends the stream (or, on a server, sends the
+ * trailers) once the queue is drained and closed.  Invariant: bytes
+ * leave in queue order and the end never overtakes a message.
  */
 static ssize_t
 data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
@@ -482,10 +479,14 @@ data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length,
 
 	if (n > length)
 		n = length;
-	memcpy(buf, call->sq + call->sq_off, n);
+	if (n > 0)
+		memcpy(buf, call->sq + call->sq_off, n);
 	call->sq_off += n;
+	while (call->sq_next < call->sq_off)
+		call->sq_next += GRPC_PREFIX +
+		    be32(call->sq + call->sq_next + 1);
 	if (call->sq_off == call->sq_len)
-		call->sq_off = call->sq_len = 0;
+		call->sq_off = call->sq_len = call->sq_next = 0;
 	if (was_high && call->sq_len - call->sq_off < GCALL_SEND_LOW) {
 		call->notify_writable = true;
 		kick(call->conn);
@@ -583,6 +584,16 @@ queue_message(struct gcall *call, size_t n)
 	if (call->closed || call->send_closed || call->finishing ||
 	    call->override >= 0 || n > UINT32_MAX)
 		return NULL;
+	/* A queue that never quite empties (a slow peer, a steady
+	 * producer) must not creep through memory: move the unsent
+	 * bytes to the front once the sent ones are the larger part. */
+	if (call->sq_off > 0 && call->sq_off >= call->sq_len - call->sq_off) {
+		memmove(call->sq, call->sq + call->sq_off,
+		    call->sq_len - call->sq_off);
+		call->sq_len -= call->sq_off;
+		call->sq_next -= call->sq_off;
+		call->sq_off = 0;
+	}
 	dst = grow(&call->sq, &call->sq_len, &call->sq_cap, GRPC_PREFIX + n);
 	grpc_prefix_put(dst, (uint32_t)n);
 	call->sq_len += GRPC_PREFIX + n;
@@ -695,15 +706,20 @@ gcall_finish(struct gcall *call, int code, const char *message)
 	}
 }
 
-/* Server: refuse a call before the application saw it. */
+/*
+ * Server: refuse a call before the application saw it, or end it for a
+ * bad request message.  Once the status is on its way, that stands
+ * (resetting now would drop it, nghttp2 discarding what is queued).
+ */
 void
 h2call_reject(struct gcall *call, int code, const char *message)
 {
-	if (call->finishing) {
-		call_reset(call, NGHTTP2_CANCEL);
+	if (call->finishing)
 		return;
-	}
-	call->sq_off = call->sq_len = 0;
+	/* Unsent messages go; one already begun is finished, so the
+	 * peer's de-framer stays in step. */
+	call->sq_len = call->sq_next > call->sq_off ? call->sq_next :
+						      call->sq_off;
 	gcall_finish(call, code, message);
 }
 
@@ -841,12 +857,120 @@ h2call_start(struct h2conn *c, const char *scheme, const char *authority,
 	return call;
 }
 
+/* ---- -v -v: one line per frame, secrets redacted --------------------- */
+
+static const char *
+frame_name(uint8_t type)
+{
+	static const char *const names[] = { "DATA", "HEADERS", "PRIORITY",
+		"RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY",
+		"WINDOW_UPDATE", "CONTINUATION" };
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] :
+							 "UNKNOWN";
+}
+
+static void
+frame_flags(char *buf, size_t cap, const nghttp2_frame *f)
+{
+	uint8_t fl = f->hd.flags;
+	bool ack = f->hd.type == NGHTTP2_SETTINGS || f->hd.type == NGHTTP2_PING;
+
+	snprintf(buf, cap, "%s%s%s%s%s",
+	    (fl & NGHTTP2_FLAG_END_STREAM) && !ack ? "|END_STREAM" : "",
+	    (fl & NGHTTP2_FLAG_ACK) && ack ? "|ACK" : "",
+	    fl & NGHTTP2_FLAG_END_HEADERS ? "|END_HEADERS" : "",
+	    fl & NGHTTP2_FLAG_PADDED ? "|PADDED" : "",
+	    fl & NGHTTP2_FLAG_PRIORITY ? "|PRIORITY" : "");
+	if (*buf == '\0')
+		snprintf(buf, cap, "|none");
+}
+
+/* Append "name: value" (grpc_md_trace: secrets redacted) to a list. */
+static void
+trace_field(char *buf, size_t cap, size_t *len, const uint8_t *name,
+    size_t nlen, const uint8_t *value, size_t vlen)
+{
+	if (*len + 8 >= cap)
+		return;
+	if (*len > 0) {
+		memcpy(buf + *len, ", ", 2);
+		*len += 2;
+	}
+	/* Leave room to say the list was cut. */
+	*len += grpc_md_trace(buf + *len, cap - *len - 4, (const char *)name,
+	    nlen, (const char *)value, vlen);
+	if (*len + 5 >= cap) {
+		memcpy(buf + *len, " ...", 5);
+		*len += 4;
+	}
+}
+
+/*
+ * The line for a frame sent or received: type, stream, flags, length
+ * and what the frame says (header fields, error codes, settings).
+ * Received header fields were collected by on_header into trace_hdr.
+ */
+static void
+trace_frame(struct h2conn *c, const char *dir, const nghttp2_frame *f)
+{
+	char flags[64], detail[TRACE_MAX + 128];
+	size_t i, n = 0;
+
+	detail[0] = '\0';
+	switch (f->hd.type) {
+	case NGHTTP2_HEADERS:
+		if (*dir == 'r') {
+			snprintf(detail, sizeof(detail), "%.*s",
+			    (int)c->trace_len,
+			    c->trace_hdr != NULL ? c->trace_hdr : "");
+			break;
+		}
+		for (i = 0; i < f->headers.nvlen; i++)
+			trace_field(detail, TRACE_MAX, &n,
+			    f->headers.nva[i].name, f->headers.nva[i].namelen,
+			    f->headers.nva[i].value,
+			    f->headers.nva[i].valuelen);
+		break;
+	case NGHTTP2_RST_STREAM:
+		snprintf(detail, sizeof(detail), "%s",
+		    nghttp2_http2_strerror(f->rst_stream.error_code));
+		break;
+	case NGHTTP2_SETTINGS:
+		for (i = 0; i < f->settings.niv && n + 40 < sizeof(detail); i++)
+			n += (size_t)snprintf(detail + n, sizeof(detail) - n,
+			    "%s%d=%u", i > 0 ? ", " : "",
+			    f->settings.iv[i].settings_id,
+			    f->settings.iv[i].value);
+		break;
+	case NGHTTP2_GOAWAY:
+		n = (size_t)snprintf(detail, sizeof(detail),
+		    "last_stream %d, %s", f->goaway.last_stream_id,
+		    nghttp2_http2_strerror(f->goaway.error_code));
+		if (f->goaway.opaque_data_len > 0)
+			trace_field(detail, sizeof(detail), &n,
+			    (const uint8_t *)"debug", 5, f->goaway.opaque_data,
+			    f->goaway.opaque_data_len);
+		break;
+	case NGHTTP2_WINDOW_UPDATE:
+		snprintf(detail, sizeof(detail), "increment %d",
+		    f->window_update.window_size_increment);
+		break;
+	}
+	frame_flags(flags, sizeof(flags), f);
+	ltrace("%s: %s %s stream %d flags %s length %zu%s%s", c->host, dir,
+	    frame_name(f->hd.type), f->hd.stream_id, flags + 1, f->hd.length,
+	    *detail != '\0' ? ": " : "", detail);
+}
+
 /* ---- nghttp2 callbacks ---------------------------------------------- */
 
 /*
- * Fires when a HEADERS frame opens a stream.  Server: a new request,
- * so a new call (invariant: every request stream has one as its user
- * data from here on).  Clients only see response headers here.
+ * Fires when a HEADERS (or PUSH_PROMISE) frame begins, before its
+ * fields.  Server: a request opens a stream, so a new call (invariant:
+ * every request stream has a call as its user data from here until
+ * on_stream_close).  Client: response headers or trailers of a call
+ * that already exists.
  */
 static int
 on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
@@ -854,6 +978,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	struct h2conn *c = user;
 	struct gcall *call;
 
+	c->trace_len = 0;
 	if (!c->server || f->hd.type != NGHTTP2_HEADERS ||
 	    f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
@@ -865,16 +990,26 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
 
 /*
  * Fires for each header field of a HEADERS block (request headers,
- * response headers or trailers) after nghttp2's HTTP checks.
+ * response headers or trailers) once it passed nghttp2's HTTP checks
+ * (a field that fails them resets the stream instead).  Invariant: the
+ * call's metadata holds the fields in arrival order, the last of a
+ * name winning (trailers after headers).
  */
 static int
 on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *user)
 {
+	struct h2conn *c = user;
 	struct gcall *call = nghttp2_session_get_stream_user_data(
 	    s, f->hd.stream_id);
 	int64_t ms;
 
+	if (logging(LOG_TRACE)) {
+		if (c->trace_hdr == NULL)
+			c->trace_hdr = xmalloc(TRACE_MAX);
+		trace_field(c->trace_hdr, TRACE_MAX, &c->trace_len, name, nlen,
+		    value, vlen);
+	}
 	if (call == NULL || f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	if (name[0] == ':') {
@@ -893,14 +1028,6 @@ on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	    memcmp(name, "grpc-timeout", 12) == 0 &&
 	    (ms = grpc_timeout_parse((const char *)value, vlen)) >= 0)
 		arm_deadline(call, ms > 0 ? ms : 1);
-	if (logging(LOG_TRACE))
-		ltrace("stream %d: header %.*s: %.*s", f->hd.stream_id,
-		    (int)nlen, name,
-		    (int)(strncmp((const char *)name, "authorization", nlen) ==
-				0 ?
-			    0 :
-			    vlen),
-		    value);
 	md_add(call, name, nlen, value, vlen);
 	return 0;
 }
@@ -922,8 +1049,13 @@ server_request(struct h2conn *c, struct gcall *call)
 		NV("content-type", "text/plain") };
 
 	if (!grpc_content_type(call->content_type)) {
-		/* PROTOCOL-HTTP2: a non-gRPC content-type gets HTTP 415. */
+		/* PROTOCOL-HTTP2: a non-gRPC content-type gets HTTP 415;
+		 * its body is not read as gRPC messages, but drained: no
+		 * RST_STREAM, which plain HTTP clients (curl) take for an
+		 * error while they upload. */
 		call->finishing = true;
+		call->failed_recv = true;
+		call->not_grpc = true;
 		call->fin_code = GRPC_INTERNAL;
 		nghttp2_submit_response(
 		    c->session, call->stream_id, nv, 2, NULL);
@@ -933,7 +1065,12 @@ server_request(struct h2conn *c, struct gcall *call)
 		c->owner->on_request(c, call, c->owner->ctx);
 }
 
-/* Fires when a whole frame has been received (after its callbacks). */
+/*
+ * Fires when a whole frame has been received, after its header fields
+ * or DATA chunks went through their own callbacks.  Invariants: a call
+ * learns its end of stream here (peer_done); the first SETTINGS marks
+ * the connection established; ping strikes follow A9.
+ */
 static int
 on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 {
@@ -942,7 +1079,19 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	    s, f->hd.stream_id);
 	int64_t now;
 
+	if (logging(LOG_TRACE))
+		trace_frame(c, "recv", f);
 	switch (f->hd.type) {
+	case NGHTTP2_SETTINGS:
+		/* connection-backoff: the peer's SETTINGS prove the
+		 * connection accepted; the connect timeout ends here. */
+		if ((f->hd.flags & NGHTTP2_FLAG_ACK) || c->peer_settings)
+			break;
+		c->peer_settings = true;
+		loop_timer_stop(&c->connect_timeout);
+		c->open_pending = true;
+		kick(c);
+		break;
 	case NGHTTP2_HEADERS:
 		if (call == NULL)
 			break;
@@ -984,6 +1133,10 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 		}
 		break;
 	case NGHTTP2_GOAWAY:
+		/* Streams above last_stream_id were refused (nghttp2 closes
+		 * them with REFUSED_STREAM: UNAVAILABLE); the others may run
+		 * to their end.  No new calls go on this connection. */
+		c->goaway = true;
 		c->goaway_code = f->goaway.error_code;
 		snprintf(c->goaway_debug, sizeof(c->goaway_debug), "%.*s",
 		    (int)(f->goaway.opaque_data_len < 63 ?
@@ -995,6 +1148,10 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 		linfo("GOAWAY from peer: %s%s%s",
 		    nghttp2_http2_strerror(f->goaway.error_code),
 		    *c->goaway_debug ? " " : "", c->goaway_debug);
+		break;
+	case NGHTTP2_RST_STREAM:
+		if (call != NULL)
+			call->got_rst = true;
 		break;
 	case NGHTTP2_PING:
 		if (f->hd.flags & NGHTTP2_FLAG_ACK) {
@@ -1009,6 +1166,9 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 		if (c->last_valid_ping != 0 &&
 		    now - c->last_valid_ping < c->permit_ping_ms) {
 			if (++c->ping_strikes > 2) {
+				linfo("%s: too many pings: GOAWAY "
+				      "ENHANCE_YOUR_CALM",
+				    c->host);
 				nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE,
 				    nghttp2_session_get_last_proc_stream_id(s),
 				    NGHTTP2_ENHANCE_YOUR_CALM,
@@ -1059,15 +1219,20 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid,
 }
 
 /*
- * Fires after a frame went out.  Server: trailers sent before the
- * client's END_STREAM are followed by RST_STREAM NO_ERROR (PROTOCOL-HTTP2
- * "Early Server Closure"; submitting it earlier would drop the trailers).
+ * Fires after a frame was serialized for sending.  Invariants: every
+ * HEADERS or DATA we send clears the peer's ping strikes (A9); a
+ * server's trailers sent before the client's END_STREAM are followed by
+ * RST_STREAM NO_ERROR (PROTOCOL-HTTP2 "Early Server Closure"; submitting
+ * it earlier would drop the trailers).
  */
 static int
 on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 {
 	struct h2conn *c = user;
 	struct gcall *call;
+
+	if (logging(LOG_TRACE))
+		trace_frame(c, "send", f);
 
 	if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) {
 		c->ping_strikes = 0; /* A9: sending resets strikes */
@@ -1077,7 +1242,7 @@ on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	call = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (call != NULL && !call->peer_done)
+	if (call != NULL && !call->peer_done && !call->not_grpc)
 		nghttp2_submit_rst_stream(
 		    s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
 	return 0;
@@ -1086,7 +1251,9 @@ on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 /*
  * Fires when a stream is closed, for whatever reason (END_STREAM both
  * ways, RST_STREAM either way, GOAWAY refusal).  The call ends here,
- * unless messages are still held for a paused consumer.
+ * unless messages are still held for a paused consumer.  Invariant:
+ * from here on no nghttp2 callback reaches the call (its stream user
+ * data is cleared), and it never submits on the stream again.
  */
 static int
 on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *user)
@@ -1104,6 +1271,37 @@ on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *user)
 		call_override(call, GRPC_UNAVAILABLE,
 		    "stream refused (GOAWAY or too many streams)");
 	call_deliver_close(call);
+	return 0;
+}
+
+/*
+ * Fires when a submitted frame could not be sent (say a request after
+ * the peer's GOAWAY).  nghttp2 then closes the stream itself, so the
+ * call ends through on_stream_close; this only leaves a trace.
+ */
+static int
+on_frame_not_send(
+    nghttp2_session *s, const nghttp2_frame *f, int err, void *user)
+{
+	struct h2conn *c = user;
+
+	ltrace("%s: not sent: %s stream %d: %s", c->host,
+	    frame_name(f->hd.type), f->hd.stream_id, nghttp2_strerror(err));
+	return 0;
+}
+
+/*
+ * Fires when a received frame broke a protocol rule; nghttp2 answers it
+ * (RST_STREAM or GOAWAY) by itself.  Only a trace, like the above.
+ */
+static int
+on_invalid_frame(
+    nghttp2_session *s, const nghttp2_frame *f, int err, void *user)
+{
+	struct h2conn *c = user;
+
+	ltrace("%s: recv invalid %s stream %d: %s", c->host,
+	    frame_name(f->hd.type), f->hd.stream_id, nghttp2_strerror(err));
 	return 0;
 }
 
@@ -1125,6 +1323,10 @@ callbacks(void)
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(
 	    cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(
+	    cb, on_frame_not_send);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+	    cb, on_invalid_frame);
 	return cb;
 }
 
@@ -1173,9 +1375,21 @@ set_dead(struct h2conn *c, const char *why)
 	loop_timer_stop(&c->ping_timeout);
 	loop_timer_stop(&c->connect_timeout);
 	loop_io_del(&c->io);
+	/* SETTINGS came (with the close, maybe): it was established. */
+	if (c->open_pending) {
+		c->open_pending = false;
+		if (c->owner->on_open != NULL)
+			c->owner->on_open(c, c->owner->ctx);
+	}
 	/* PROTOCOL-HTTP2 "Connection failure": client calls end
 	 * UNAVAILABLE, server calls CANCELLED. */
-	snprintf(msg, sizeof(msg), "connection lost: %s", why);
+	if (c->goaway)
+		snprintf(msg, sizeof(msg),
+		    "connection lost: %s (after GOAWAY %s%s%s)", why,
+		    nghttp2_http2_strerror(c->goaway_code),
+		    *c->goaway_debug != '\0' ? " " : "", c->goaway_debug);
+	else
+		snprintf(msg, sizeof(msg), "connection lost: %s", why);
 	for (call = c->calls; call != NULL; call = next) {
 		next = call->next;
 		call->stream_closed = true;
@@ -1271,16 +1485,15 @@ h2conn_flush(struct h2conn *c)
 		set_dead(c, "closed");
 }
 
+/* TCP (and TLS) are up: HTTP/2 starts; the connect timeout runs on
+ * until the peer's SETTINGS arrive. */
 static void
 opened(struct h2conn *c)
 {
 	c->state = H2_OPEN;
-	loop_timer_stop(&c->connect_timeout);
 	c->last_read = loop_now();
 	if (c->keepalive_ms > 0)
 		loop_timer_in(&c->keepalive, c->keepalive_ms);
-	if (c->owner->on_open != NULL)
-		c->owner->on_open(c, c->owner->ctx);
 	h2conn_flush(c);
 }
 
@@ -1534,6 +1747,11 @@ kicked(struct loop_timer *t)
 	struct h2conn *c = t->ctx;
 	struct gcall *call, *next;
 
+	if (c->open_pending && c->state == H2_OPEN) {
+		c->open_pending = false;
+		if (c->owner->on_open != NULL)
+			c->owner->on_open(c, c->owner->ctx);
+	}
 	for (call = c->calls; call != NULL; call = next) {
 		next = call->next;
 		if (!call->paused && call->held_len > 0)
@@ -1569,6 +1787,12 @@ keepalive_fired(struct loop_timer *t)
 		loop_timer_in(&c->keepalive, c->keepalive_ms - idle);
 		return;
 	}
+	/* A8: KEEPALIVE_WITHOUT_CALLS is off: an idle connection is not
+	 * pinged (servers count that as abuse, A9). */
+	if (c->calls == NULL) {
+		loop_timer_in(&c->keepalive, c->keepalive_ms);
+		return;
+	}
 	nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
 	loop_timer_in(&c->ping_timeout, c->keepalive_timeout_ms);
 	loop_timer_in(&c->keepalive, c->keepalive_ms);
@@ -1583,10 +1807,22 @@ ping_timeout_fired(struct loop_timer *t)
 	set_dead(t->ctx, "keepalive ping not answered");
 }
 
+/* connection-backoff's MIN_CONNECT_TIMEOUT: from connect() to the
+ * peer's SETTINGS, whatever step it is stuck in. */
 static void
 connect_timeout_fired(struct loop_timer *t)
 {
-	set_dead(t->ctx, "connection timed out");
+	struct h2conn *c = t->ctx;
+	static const char *const step[] = { [H2_CONNECTING] = "connect",
+		[H2_PROXY] = "proxy CONNECT",
+		[H2_HANDSHAKE] = "TLS handshake",
+		[H2_OPEN] = "HTTP/2 SETTINGS",
+		[H2_DEAD] = "close" };
+	char why[128];
+
+	snprintf(why, sizeof(why), "%s: timed out after %llds", step[c->state],
+	    (long long)(c->connect_timeout_ms / 1000));
+	set_dead(c, why);
 }
 
 static struct h2conn *
@@ -1627,20 +1863,22 @@ conn_free(struct h2conn *c)
 	nghttp2_session_del(c->session);
 	free(c->out);
 	free(c->proxy_connect);
+	free(c->trace_hdr);
 	free(c);
 }
 
 /*
  * Client: connect to t, directly or through an HTTP CONNECT proxy
- * (proxy is then the target of the socket and t the tunnel's end).
+ * (proxy is then the target of the socket and t the tunnel's end),
+ * giving up when the server's SETTINGS have not come after timeout_ms.
  * dial, when not NULL, is where the connection really goes (curl's
  * --connect-to; axway.md 2.11, the single-entry address): TLS name,
  * CONNECT's Host header and :authority stay t's.
  */
 struct h2conn *
 h2conn_connect(const struct target *t, const struct target *dial, SSL_CTX *tls,
-    const char *proxy, const struct h2conn_owner *owner, char *err,
-    size_t errlen)
+    const char *proxy, int64_t timeout_ms, const struct h2conn_owner *owner,
+    char *err, size_t errlen)
 {
 	struct target pt;
 	struct h2conn *c;
@@ -1702,8 +1940,30 @@ h2conn_connect(const struct target *t, const struct target *dial, SSL_CTX *tls,
 		}
 	}
 	c->state = H2_CONNECTING;
-	loop_timer_in(&c->connect_timeout, 20000);
+	c->connect_timeout_ms = timeout_ms;
+	loop_timer_in(&c->connect_timeout, timeout_ms);
 	return c;
+}
+
+/* "127.0.0.1:5000", "[::1]:5000" or "unix": who a server talks to. */
+static void
+peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	ss.ss_family = AF_UNSPEC;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, len, "%s",
+		    ss.ss_family == AF_UNIX ? "unix client" : "client");
+		return;
+	}
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+	    port);
 }
 
 /* Server: a connection accepted on fd. */
@@ -1712,7 +1972,7 @@ h2conn_accept(int fd, SSL_CTX *tls, const struct h2conn_owner *owner)
 {
 	struct h2conn *c = conn_new(fd, true, owner);
 
-	snprintf(c->host, sizeof(c->host), "client");
+	peer_name(fd, c->host, sizeof(c->host));
 	if (tls != NULL) {
 		if ((c->ssl = SSL_new(tls)) == NULL ||
 		    SSL_set_fd(c->ssl, fd) != 1) {
@@ -1722,12 +1982,11 @@ h2conn_accept(int fd, SSL_CTX *tls, const struct h2conn_owner *owner)
 		SSL_set_accept_state(c->ssl);
 		c->state = H2_HANDSHAKE;
 	} else {
-		c->state = H2_OPEN;
 		opened(c);
 	}
-	loop_timer_in(&c->connect_timeout, 20000);
-	if (c->state == H2_OPEN)
-		loop_timer_stop(&c->connect_timeout);
+	/* A client that connects and says nothing is dropped. */
+	c->connect_timeout_ms = BACKOFF_MIN_CONNECT_MS;
+	loop_timer_in(&c->connect_timeout, c->connect_timeout_ms);
 	return c;
 }
 

@@ -22,8 +22,12 @@ enum h2state {
 
 struct h2conn;
 
+/* What the connection tells its owner (a channel or a server). */
 struct h2conn_owner {
+	/* Established: the peer's SETTINGS arrived (connection-backoff's
+	 * "connected").  Runs from the loop, never inside nghttp2. */
 	void (*on_open)(struct h2conn *, void *);
+	/* Gone (why: for the log); its calls have all ended already. */
 	void (*on_dead)(struct h2conn *, const char *, void *);
 	/* Server: a request's headers are complete; NULL for clients. */
 	void (*on_request)(struct h2conn *, struct gcall *, void *);
@@ -49,19 +53,26 @@ struct h2conn {
 	struct gcall *calls; /* open calls, a list */
 	struct loop_timer kick; /* deferred work: deliveries, frees */
 	struct loop_timer keepalive, ping_timeout, connect_timeout;
+	int64_t connect_timeout_ms; /* until the peer's SETTINGS */
+	bool peer_settings, open_pending;
 	int64_t keepalive_ms, keepalive_timeout_ms;
 	int64_t last_read;
 	int64_t permit_ping_ms, last_valid_ping;
 	int ping_strikes;
-	uint32_t goaway_code; /* from the peer's GOAWAY */
+	bool goaway; /* the peer sent GOAWAY: no new calls here */
+	uint32_t goaway_code;
 	char goaway_debug[64];
+	char *trace_hdr; /* -v -v: received header fields, for the line */
+	size_t trace_len;
+	struct h2conn *next; /* the owner's list */
 	bool closing; /* close once the output is flushed */
 	const struct h2conn_owner *owner;
 	char why[256];
 };
 
 struct h2conn *h2conn_connect(const struct target *, const struct target *,
-    SSL_CTX *, const char *, const struct h2conn_owner *, char *, size_t);
+    SSL_CTX *, const char *, int64_t, const struct h2conn_owner *, char *,
+    size_t);
 struct h2conn *h2conn_accept(int, SSL_CTX *, const struct h2conn_owner *);
 void h2conn_set_keepalive(struct h2conn *, int64_t, int64_t);
 void h2conn_flush(struct h2conn *);

@@ -1,13 +1,19 @@
 /*
  * echo: drives libevpipe's gRPC transport in the interop tests.
  *
- *   echo server [-l URL] [--cert F --key F [--client-ca F]] [--max-recv N]
+ *   echo server [-v] [-l URL] [--cert F --key F [--client-ca F]]
+ *	[--max-recv N]
  *	serves evpipe.test.Echo (tests/proto/echo.proto) and the health
  *	service; prints "port N" once listening; SIGTERM shuts down
  *	gracefully.
  *   echo client URL METHOD [options]
  *	calls the Echo service like tests/peers/echo_client.py and prints
- *	the same JSON lines: one per reply, then the status.
+ *	the same JSON lines: one per reply, then the status.  METHOD may
+ *	also be a whole path ("/pkg.Service/Method", called like unary).
+ *	--retry N re-opens a failed call (lib/retry: connection backoff,
+ *	reset when a connection is established) up to N times in all,
+ *	printing {"attempt": K, "status": ..., "next_backoff_ms": B} for
+ *	each failure it retries.
  */
 #include "config.h"
 
@@ -26,7 +32,12 @@
 #include "health.pb-c.h"
 #include "log.h"
 #include "loop.h"
+#include "retry.h"
 #include "sig.h"
+
+/* tests/proto/echo.proto for reflection, made by protoc and scripts/embed */
+extern const uint8_t echo_descriptor_set[];
+extern const size_t echo_descriptor_set_len;
 
 typedef Evpipe__Test__EchoRequest Req;
 typedef Evpipe__Test__EchoReply Rep;
@@ -57,6 +68,8 @@ struct scall {
 	int nreq;
 	char text[4096];
 	size_t tlen;
+	uint8_t *payload; /* Unary: echoed */
+	size_t plen;
 	int status;
 	char status_message[512];
 	int sleep_ms;
@@ -127,7 +140,7 @@ static void
 answer(struct scall *sc)
 {
 	if (sc->kind == 'u') {
-		send_reply(sc->call, sc->text, NULL, 0, 0, 0);
+		send_reply(sc->call, sc->text, sc->payload, sc->plen, 0, 0);
 		finish(sc);
 	} else if (sc->kind == 's') {
 		stream_more(sc);
@@ -179,8 +192,12 @@ s_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	if (sc->kind == 'b')
 		send_reply(call, req->text, req->payload.data, req->payload.len,
 		    sc->nreq, 0);
-	else if (sc->kind == 'u' && req->payload.len > 0)
-		snprintf(sc->text, sizeof(sc->text), "%s", req->text);
+	else if (sc->kind == 'u' && sc->nreq == 0 && req->payload.len > 0) {
+		if ((sc->payload = malloc(req->payload.len)) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		memcpy(sc->payload, req->payload.data, req->payload.len);
+		sc->plen = req->payload.len;
+	}
 	sc->nreq++;
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return 0;
@@ -222,6 +239,7 @@ s_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	struct scall *sc = ctx;
 
 	loop_timer_stop(&sc->timer);
+	free(sc->payload);
 	free(sc);
 }
 
@@ -276,10 +294,13 @@ run_server(int argc, char **argv)
 		{ "client-ca", 1, NULL, 'a' }, { "max-recv", 1, NULL, 'm' },
 		{ NULL, 0, NULL, 0 } };
 
-	while ((c = getopt_long(argc, argv, "l:", lo, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "l:v", lo, NULL)) != -1)
 		switch (c) {
 		case 'l':
 			url = optarg;
+			break;
+		case 'v':
+			verbosity++;
 			break;
 		case 'c':
 			o.tls.cert = optarg;
@@ -311,6 +332,9 @@ run_server(int argc, char **argv)
 		m.ctx = (void *)&kinds[i];
 		gserver_add(server, &m);
 	}
+	if (gserver_reflect_add(server, echo_descriptor_set,
+		echo_descriptor_set_len, err, sizeof(err)) < 0)
+		die(EXIT_INTERNAL, "%s", err);
 	sig_init(server_signal, NULL);
 	printf("port %d\n", gserver_port(server));
 	fflush(stdout);
@@ -333,6 +357,13 @@ static struct {
 	struct loop_timer slow_timer;
 	struct gcall *slow_call;
 	int64_t start;
+	struct gchannel *ch;
+	char path[256];
+	struct gmd md[16];
+	size_t nmd;
+	int64_t timeout_ms;
+	int retries;
+	struct retry retry;
 } C;
 
 static void
@@ -420,6 +451,19 @@ c_close(struct gcall *call, const struct gstatus *st, void *ctx)
 {
 	cJSON *j;
 
+	if (C.retries > 0 && C.retry.opens <= (uint64_t)C.retries &&
+	    retry_transient(st->code) && retry_later(&C.retry, st->message)) {
+		j = cJSON_CreateObject();
+		cJSON_AddNumberToObject(j, "attempt", (double)C.retry.opens);
+		cJSON_AddStringToObject(
+		    j, "status", grpc_status_name(st->code));
+		cJSON_AddStringToObject(j, "details", st->message);
+		cJSON_AddNumberToObject(
+		    j, "next_backoff_ms", C.retry.bo.next_ms);
+		print_json(j);
+		return;
+	}
+
 	if (C.concurrent > 0) {
 		C.ok += st->code == GRPC_OK;
 		if (++C.done < C.concurrent)
@@ -455,18 +499,61 @@ client_signal(int signo, void *ctx)
 	loop_quit(EXIT_INTERNAL);
 }
 
+static void
+connected(void *ctx)
+{
+	if (C.retries > 0)
+		retry_progress(&C.retry);
+}
+
+/* Start the call(s) and send the requests; with --retry, from retry. */
+static void
+start_calls(void)
+{
+	struct gcall *call;
+	char text[64];
+	int i, n;
+
+	for (i = 0; i < (C.concurrent > 0 ? C.concurrent : 1); i++) {
+		call = gcall_start(C.ch, C.path, C.md, C.nmd, C.timeout_ms,
+		    &client_handlers, NULL);
+		if (call == NULL && C.retries > 0 &&
+		    C.retry.opens <= (uint64_t)C.retries &&
+		    retry_later(&C.retry, gchannel_error(C.ch)))
+			return;
+		if (call == NULL)
+			die(EXIT_CONNECT, "%s", gchannel_error(C.ch));
+		if (strcmp(C.method, "ClientStream") != 0 &&
+		    strcmp(C.method, "Bidi") != 0) {
+			gcall_send_msg(call, &C.req.base);
+		} else {
+			for (n = 0; n < C.requests; n++) {
+				Req r = C.req;
+
+				snprintf(text, sizeof(text), "m%d", n);
+				r.text = text;
+				gcall_send_msg(call, &r.base);
+			}
+		}
+		gcall_close_send(call);
+	}
+}
+
+static void
+reopen(struct retry *r, void *ctx)
+{
+	start_calls();
+}
+
 static int
 run_client(int argc, char **argv)
 {
 	struct gchannel_opts o = { 0 };
-	struct gchannel *ch;
-	struct gmd md[16];
-	size_t nmd = 0;
+	struct gmd *md = C.md;
 	double timeout = 0;
-	char err[300], path[128], text[64], *payload = NULL;
+	char err[300], *payload = NULL;
 	const char *m;
-	struct gcall *call;
-	int c, i, n;
+	int c, n;
 	static const struct option lo[] = { { "text", 1, NULL, 't' },
 		{ "count", 1, NULL, 'n' }, { "size", 1, NULL, 's' },
 		{ "status", 1, NULL, 'S' }, { "status-message", 1, NULL, 'M' },
@@ -477,7 +564,9 @@ run_client(int argc, char **argv)
 		{ "max-recv", 1, NULL, 'm' }, { "concurrent", 1, NULL, 'C' },
 		{ "quiet-replies", 0, NULL, 'q' }, { "proxy", 1, NULL, 'p' },
 		{ "keepalive-ms", 1, NULL, 'K' }, { "slow-ms", 1, NULL, 'w' },
-		{ "payload", 1, NULL, 'P' }, { NULL, 0, NULL, 0 } };
+		{ "payload", 1, NULL, 'P' },
+		{ "keepalive-timeout-ms", 1, NULL, 'L' },
+		{ "retry", 1, NULL, 'R' }, { NULL, 0, NULL, 0 } };
 
 	evpipe__test__echo_request__init(&C.req);
 	C.requests = 1;
@@ -511,12 +600,12 @@ run_client(int argc, char **argv)
 			char *eq = strchr(optarg, '=');
 			size_t vl, k;
 
-			if (eq == NULL || nmd == 16)
+			if (eq == NULL || C.nmd == 16)
 				return EXIT_USAGE;
 			*eq = '\0';
-			md[nmd].name = optarg;
-			md[nmd].value = eq + 1;
-			md[nmd].len = strlen(eq + 1);
+			md[C.nmd].name = optarg;
+			md[C.nmd].value = eq + 1;
+			md[C.nmd].len = strlen(eq + 1);
 			if (grpc_md_binary(optarg, strlen(optarg))) {
 				char *v = eq + 1;
 
@@ -524,9 +613,9 @@ run_client(int argc, char **argv)
 				for (k = 0; k < vl; k++)
 					v[k] = (char)(hexval(v[2 * k]) << 4 |
 					    hexval(v[2 * k + 1]));
-				md[nmd].len = vl;
+				md[C.nmd].len = vl;
 			}
-			nmd++;
+			C.nmd++;
 			break;
 		}
 		case 'a':
@@ -556,6 +645,12 @@ run_client(int argc, char **argv)
 		case 'K':
 			o.keepalive_ms = atol(optarg);
 			break;
+		case 'L':
+			o.keepalive_timeout_ms = atol(optarg);
+			break;
+		case 'R':
+			C.retries = atoi(optarg);
+			break;
 		case 'w':
 			C.slow_ms = atoi(optarg);
 			C.slow = true;
@@ -574,6 +669,7 @@ run_client(int argc, char **argv)
 		}
 	if (argc - optind != 2)
 		die(EXIT_USAGE, "usage: echo client URL METHOD [options]");
+	C.timeout_ms = (int64_t)(timeout * 1000);
 	if (target_parse(&o.target, argv[optind], err, sizeof(err)) < 0)
 		die(EXIT_USAGE, "%s", err);
 	m = argv[optind + 1];
@@ -581,36 +677,29 @@ run_client(int argc, char **argv)
 	    strcmp(m, "server-stream") == 0 ? "ServerStream" :
 	    strcmp(m, "client-stream") == 0 ? "ClientStream" :
 	    strcmp(m, "bidi") == 0	    ? "Bidi" :
+	    *m == '/'			    ? m :
 					      NULL;
 	if (C.method == NULL)
 		die(EXIT_USAGE, "%s: unknown method", m);
-	snprintf(path, sizeof(path), "/evpipe.test.Echo/%s", C.method);
-	if ((ch = gchannel_new(&o, err, sizeof(err))) == NULL)
+	if (*m == '/')
+		snprintf(C.path, sizeof(C.path), "%s", m);
+	else
+		snprintf(
+		    C.path, sizeof(C.path), "/evpipe.test.Echo/%s", C.method);
+	o.on_connect = connected;
+	if ((C.ch = gchannel_new(&o, err, sizeof(err))) == NULL)
 		die(EXIT_USAGE, "%s", err);
 	loop_timer_init(&C.slow_timer, slow_resume, NULL);
 	sig_init(client_signal, NULL);
 	C.start = loop_now();
-	for (i = 0; i < (C.concurrent > 0 ? C.concurrent : 1); i++) {
-		call = gcall_start(ch, path, md, nmd, (int64_t)(timeout * 1000),
-		    &client_handlers, NULL);
-		if (call == NULL)
-			die(EXIT_CONNECT, "%s", gchannel_error(ch));
-		if (strcmp(C.method, "Unary") == 0 ||
-		    strcmp(C.method, "ServerStream") == 0) {
-			gcall_send_msg(call, &C.req.base);
-		} else {
-			for (n = 0; n < C.requests; n++) {
-				Req r = C.req;
-
-				snprintf(text, sizeof(text), "m%d", n);
-				r.text = text;
-				gcall_send_msg(call, &r.base);
-			}
-		}
-		gcall_close_send(call);
+	if (C.retries > 0) {
+		retry_init(&C.retry, reopen, NULL);
+		retry_now(&C.retry);
+	} else {
+		start_calls();
 	}
 	c = loop_run();
-	gchannel_free(ch);
+	gchannel_free(C.ch);
 	free(payload);
 	return c;
 }

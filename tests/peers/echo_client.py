@@ -87,6 +87,9 @@ def parse_args():
                     "the *_proxy environment variables are ignored")
     ap.add_argument("--service", default="", help="health: service name")
     ap.add_argument("--max-recv", type=int, default=4 * MIB, metavar="BYTES")
+    ap.add_argument("--keepalive-ms", type=int, metavar="MS",
+                    help="ping every MS, with or without calls or data "
+                    "(aggressive on purpose: for ping enforcement tests)")
     ap.add_argument("--concurrent", type=int, metavar="N",
                     help="unary: N calls at once on one channel")
     ap.add_argument("--quiet-replies", action="store_true",
@@ -129,6 +132,11 @@ def make_channel(args):
         ("grpc.max_receive_message_length", args.max_recv),
         ("grpc.max_send_message_length", 64 * MIB),
     ]
+    if args.keepalive_ms:
+        options += [("grpc.keepalive_time_ms", args.keepalive_ms),
+                    ("grpc.keepalive_timeout_ms", 20000),
+                    ("grpc.keepalive_permit_without_calls", 1),
+                    ("grpc.http2.max_pings_without_data", 0)]
     if args.proxy:
         options.append(("grpc.http_proxy", args.proxy))
     else:

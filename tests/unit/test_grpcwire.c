@@ -356,6 +356,67 @@ md_names(void)
 	ok(grpc_md_binary("x-bin-bin", 6) == false, "only n bytes are read");
 }
 
+/* -v -v traces: secrets never shown, the rest shown exactly. */
+static void
+md_trace(void)
+{
+	static const struct {
+		const char *name;
+		bool secret;
+	} t[] = {
+		{ "authorization", true },
+		{ "Authorization", true },
+		{ "proxy-authorization", true },
+		{ "cookie", true },
+		{ "set-cookie", true },
+		{ "x-engflow-auth-token", true },
+		{ "x-api-key", true },
+		{ "x-Secret-thing", true },
+		{ "db-password", true },
+		{ "token", true },
+		{ "keys-bin", true },
+		{ "monkey", true },
+		{ "content-type", false },
+		{ "user-agent", false },
+		{ "x-request-id", false },
+		{ "authorizationx", false },
+		{ "cookies", false },
+		{ "tok-en", false },
+		{ "ke", false },
+		{ "", false },
+	};
+	char buf[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(grpc_md_secret(t[i].name, strlen(t[i].name)),
+		    t[i].secret, "\"%s\" is %s", t[i].name,
+		    t[i].secret ? "secret" : "shown");
+	ok(!grpc_md_secret("authorization", 4), "only n bytes are read");
+
+	n = grpc_md_trace(
+	    buf, sizeof(buf), "authorization", 13, "Bearer abc.def", 14);
+	is_str(buf, "authorization: <redacted 14 bytes>", "bearer redacted");
+	is_int(n, strlen(buf), "length returned");
+	grpc_md_trace(
+	    buf, sizeof(buf), "x-engflow-auth-token", 20, "s3cr3t", 6);
+	is_str(buf, "x-engflow-auth-token: <redacted 6 bytes>",
+	    "EngFlow token redacted");
+	grpc_md_trace(buf, sizeof(buf), "x-api-key", 9, "", 0);
+	is_str(buf, "x-api-key: <redacted 0 bytes>", "empty secret redacted");
+	grpc_md_trace(buf, sizeof(buf), ":path", 5, "/a.B/C", 6);
+	is_str(buf, ":path: /a.B/C", "a plain header as it is");
+	grpc_md_trace(buf, sizeof(buf), "x-a", 3, "t\x01\\\xff\n", 5);
+	is_str(buf, "x-a: t\\x01\\x5c\\xff\\x0a",
+	    "control bytes, backslash and high bytes escaped");
+	n = grpc_md_trace(buf, 12, "x-long", 6, "0123456789", 10);
+	is_str(buf, "x-long: 012", "cut to fit, NUL-terminated");
+	is_int(n, 11, "cut length");
+	n = grpc_md_trace(buf, 10, "x-b", 3, "\x01\x02", 2);
+	is_str(buf, "x-b: \\x01", "an escape is never cut in half");
+	is_int(grpc_md_trace(buf, 0, "x", 1, "y", 1), 0, "cap 0: nothing");
+}
+
 /* Two messages, "hello" and "", then "xyz": 5+5 + 5+0 + 5+3 bytes. */
 static const uint8_t stream3[] = "\0\0\0\0\5hello"
 				 "\0\0\0\0\0"
@@ -602,6 +663,7 @@ main(void)
 	timeout_format();
 	message_codec();
 	md_names();
+	md_trace();
 	deframe_basic();
 	deframe_splits();
 	deframe_errors();
