@@ -567,6 +567,25 @@ axway() {
 	violations w.log
 }
 
+@test "axway: with --ack-from, --state moves only over what came back" {
+	watch --events 30 --history 30
+	tok="$PYTHON3 $PEERS/mkjwt.py 60"
+	# nobody writes the ids back: written, but the state stays
+	axway --token-command "$tok" --state st --since 0 --ack-from acks \
+	    -c 10 > out1.bin 2> err1
+	[ "$(check axway out1.bin | wc -l)" -eq 10 ]
+	[ "$(cat st)" = 0 ]
+	# a last stage that reports back: the next run starts over at 1
+	pipeline() {
+		axway --token-command "$tok" --state st --ack-from acks -c 30 |
+		    check stage acks returned
+	}
+	pipeline
+	[ "$(cat st)" = 30 ]
+	[ "$(sort -u returned | wc -l)" -eq 30 ]
+	[ "$(head -1 returned)" = ev-1 ]
+}
+
 # --- any streaming method -------------------------------------------------
 
 @test "generic: a server stream, each reply an event" {
