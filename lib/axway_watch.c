@@ -485,7 +485,9 @@ watch_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	W.call = NULL;
 	if (W.got_message || loop_now() - W.opened_at >= STABLE_MS)
 		retry_progress(&W.retry);
-	snprintf(why, sizeof(why), "%s%s%s", grpc_status_name(code),
+	snprintf(why, sizeof(why), "%s%s%s",
+	    code == GRPC_OK ? "the server ended the stream" :
+			      grpc_status_name(code),
 	    *msg != '\0' ? ": " : "", msg);
 	cycle_failed(code, why);
 }

@@ -257,7 +257,9 @@ pull_close(struct gcall *call, const struct gstatus *st, void *ctx)
 		return;
 	}
 	snprintf(why, sizeof(why), "queue %s: %s%s%s", Q.o->queue,
-	    grpc_status_name(code), *msg != '\0' ? ": " : "", msg);
+	    code == GRPC_OK ? "the server ended the stream" :
+			      grpc_status_name(code),
+	    *msg != '\0' ? ": " : "", msg);
 	if (Q.got_message || loop_now() - Q.opened_at >= STABLE_MS)
 		retry_progress(&Q.retry);
 	sub_failed(Q.sub, &Q.retry, code, why);

@@ -29,14 +29,16 @@ setup() {
 }
 
 teardown() {
-	local pid
+	local pid kid
 	[ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
 	while read -r pid; do
 		# a pipeline in the background: its members first
-		pkill -CONT -P "$pid" 2>/dev/null
-		pkill -P "$pid" 2>/dev/null
-		kill -CONT "$pid" 2>/dev/null
-		kill "$pid" 2>/dev/null
+		for kid in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+			kill -CONT "$kid" 2>/dev/null || true
+			kill "$kid" 2>/dev/null || true
+		done
+		kill -CONT "$pid" 2>/dev/null || true
+		kill "$pid" 2>/dev/null || true
 	done < "$BATS_TEST_TMPDIR/pids"
 	wait 2>/dev/null || true
 	rm -f "$BATS_TEST_TMPDIR/pids"
