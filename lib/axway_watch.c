@@ -12,6 +12,7 @@
 #include "harvester.h"
 #include "log.h"
 #include "retry.h"
+#include "xalloc.h"
 
 #define WATCH_PATH "/central.events.v1.watch/subscribe"
 #define STABLE_MS 10000
@@ -80,10 +81,8 @@ static void release_held(void);
 static bool
 set_token(const char *t)
 {
-	char *copy = strdup(t);
+	char *copy = xstrndup(t, strlen(t));
 
-	if (copy == NULL)
-		die(EXIT_INTERNAL, "out of memory");
 	free(W.token);
 	W.token = copy;
 	W.token_exp = jwt_exp(copy);
@@ -356,8 +355,7 @@ hold(const uint8_t *p, size_t n)
 	if (W.nheld == W.heldcap)
 		return false;
 	h = &W.held[(W.held0 + W.nheld++) % W.heldcap];
-	if ((h->p = malloc(n > 0 ? n : 1)) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	h->p = xmalloc(n);
 	memcpy(h->p, p, n);
 	h->n = n;
 	return true;
@@ -630,8 +628,7 @@ axway_watch_start(struct sub *s)
 	W.hv.http.proxy = s->o->proxy;
 	W.hv.http.connect_to = s->o->connect_to;
 	W.heldcap = s->cap;
-	if ((W.held = calloc(W.heldcap, sizeof(*W.held))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	W.held = xcalloc(W.heldcap, sizeof(*W.held));
 	W.ch = sub_channel(s->o);
 	sub_set_source(s, &src);
 	retry_init(&W.retry, cycle_open, NULL);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pbwire.h"
 #include "retry.h"
+#include "xalloc.h"
 
 #define PULL_PATH "/engflow.notification.v1.NotificationQueue/Pull"
 #define ACKS_PER_REQUEST 1000
@@ -80,8 +81,8 @@ remember_ack(const char *token, const char *id)
 		Q.sent_n--;
 	}
 	a = &Q.sent[(Q.sent_head + Q.sent_n++) % Q.sent_cap];
-	a->token = strdup(token);
-	a->id = strdup(id);
+	a->token = xstrndup(token, strlen(token));
+	a->id = xstrndup(id, strlen(id));
 }
 
 static void
@@ -399,8 +400,7 @@ engflow_queue_start(struct sub *s)
 	    s->o->endpoint, s->o->queue);
 	make_client_id(Q.client, sizeof(Q.client));
 	Q.sent_cap = s->cap;
-	if ((Q.sent = calloc(Q.sent_cap, sizeof(*Q.sent))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	Q.sent = xcalloc(Q.sent_cap, sizeof(*Q.sent));
 	Q.ch = sub_channel(s->o);
 	sub_set_source(s, &src);
 	retry_init(&Q.retry, pull_open, NULL);

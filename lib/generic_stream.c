@@ -14,6 +14,7 @@
 #include "generic_stream.h"
 #include "log.h"
 #include "retry.h"
+#include "xalloc.h"
 
 #define STABLE_MS 10000
 
@@ -45,9 +46,7 @@ read_request(const char *path)
 		die(EXIT_IO, "request file %s: %s", path, strerror(errno));
 	if (st.st_size > (off_t)GRPC_MAX_RECV_DEFAULT)
 		die(EXIT_USAGE, "request file %s: larger than 4 MiB", path);
-	G.request = malloc((size_t)st.st_size + 1);
-	if (G.request == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	G.request = xmalloc((size_t)st.st_size);
 	while (got < (size_t)st.st_size &&
 	    (r = read(fd, G.request + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)r;

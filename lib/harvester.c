@@ -11,6 +11,7 @@
 #include "errf.h"
 #include "grpcwire.h"
 #include "harvester.h"
+#include "xalloc.h"
 
 typedef Central__Events__V1__Event Event;
 typedef Central__Events__V1__Datamodel__ResourceInstance Resource;
@@ -317,10 +318,7 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
 	    token != NULL ? token : "");
 	snprintf(tenant, sizeof(tenant), "X-Axway-Tenant-Id: %s", o->tenant);
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		errf(err, errlen, "out of memory");
-		return NULL;
-	}
+	h = xcalloc(1, sizeof(*h));
 	h->arena = a;
 	h->done = done;
 	h->ctx = ctx;

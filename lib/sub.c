@@ -14,16 +14,7 @@
 #include "sig.h"
 #include "statefile.h"
 #include "sub.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return p;
-}
+#include "xalloc.h"
 
 static struct sub_item *
 item_at(struct sub *s, size_t i)
@@ -226,8 +217,7 @@ sub_init(struct sub *s, const struct sub_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->cap = o->max_pending > 0 ? o->max_pending : SUB_MAX_PENDING;
-	if ((s->ring = calloc(s->cap, sizeof(*s->ring))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+	s->ring = xcalloc(s->cap, sizeof(*s->ring));
 	s->next_seq = 1;
 	s->stream = 1;
 	s->watermark = s->saved = s->skip_to = -1;
@@ -312,8 +302,8 @@ sub_emit(struct sub *s, CloudEvent *ev, const char *token, int64_t position)
 	memset(it, 0, sizeof(*it));
 	it->seq = s->next_seq++;
 	it->stream = s->stream;
-	it->id = xstrdup(ev->id);
-	it->token = token != NULL ? xstrdup(token) : NULL;
+	it->id = xstrndup(ev->id, strlen(ev->id));
+	it->token = token != NULL ? xstrndup(token, strlen(token)) : NULL;
 	it->position = position;
 	recout_put(&s->out, &ev->base);
 	recout_mark(&s->out, it->seq);
