@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,4 +56,18 @@ duration_ms(const char *s, int64_t *out)
 		return -1;
 	*out = (int64_t)total;
 	return 0;
+}
+
+/* For diagnostics, in the same syntax: "250ms", "1.5s", "20s", "2m". */
+void
+duration_format(char *buf, size_t len, int64_t ms)
+{
+	if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else if (ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else
+		snprintf(buf, len, "%.3gs", (double)ms / 1000);
 }

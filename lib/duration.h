@@ -6,8 +6,10 @@
 #ifndef EVPIPE_DURATION_H
 #define EVPIPE_DURATION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int duration_ms(const char *, int64_t *);
+void duration_format(char *, size_t, int64_t);
 
 #endif

@@ -24,13 +24,13 @@ man_synopsis() {
 # Option names a page documents (.It Fl x, .It Fl \-long), sorted.
 man_options() {
 	sed -n 's/^\.It Fl //p' "$MAN/$1.1" | tr ',' '\n' |
-	    sed -n 's/^ *\(Fl \)\{0,1\}\(\\-[a-z-]*\|[a-zA-Z]\)\( .*\)\{0,1\}$/\2/p' |
+	    sed -n 's/^ *\(Fl \)\{0,1\}\(\\-[a-z0-9-]*\|[a-zA-Z]\)\( .*\)\{0,1\}$/\2/p' |
 	    sed 's/^\\-/--/; s/^\([a-zA-Z]\)$/-\1/' | sort
 }
 
 # Option names --help lists, sorted.
 help_options() {
-	"$1" --help | sed -n 's/^  *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\1\2/p' |
+	"$1" --help | sed -n 's/^  *\(-[a-zA-Z], \)\{0,1\}\(--[a-z0-9-]*\).*/\1\2/p' |
 	    tr ',' '\n' | sed 's/^ *//; s/[= ].*//' | sed '/^$/d' | sort
 }
 

@@ -207,10 +207,6 @@ def import_all():
         for f in files:
             if f.endswith("_pb2.py"):
                 rel = os.path.relpath(os.path.join(d, f), top)[:-3]
-                # grpc/reflection/... cannot be imported: grpcio owns
-                # the package name grpc (and no event holds those types)
-                if rel.startswith("grpc" + os.sep):
-                    continue
                 importlib.import_module(rel.replace(os.sep, "."))
 
 

@@ -37,5 +37,17 @@ main(void)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(duration_ms(bad[i], &ms) == -1, "\"%s\" refused", bad[i]);
+	{
+		char buf[32];
+
+		duration_format(buf, sizeof(buf), 250);
+		is_str(buf, "250ms", "format 250ms");
+		duration_format(buf, sizeof(buf), 1500);
+		is_str(buf, "1.5s", "format 1.5s");
+		duration_format(buf, sizeof(buf), 20000);
+		is_str(buf, "20s", "format 20s");
+		duration_format(buf, sizeof(buf), 600000);
+		is_str(buf, "10m", "format 10m");
+	}
 	return done_testing();
 }
