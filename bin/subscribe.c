@@ -60,10 +60,7 @@ enum {
 	OPT_TYPE,
 };
 
-/*
- * Sorted; the original EngFlow client's spellings are aliases (no help
- * line of their own), listed after the help text.
- */
+/* Sorted; the original EngFlow client's spellings are aliases. */
 static const struct clitab options[] = {
 	{ "ack-deadline", OPT_ACK_DEADLINE, "TIME",
 	    "EngFlow: acknowledgement deadline, 30s to 300s" },
@@ -96,13 +93,15 @@ static const struct clitab options[] = {
 	    "events taken but not yet acked (default 1000)" },
 	{ "method", OPT_METHOD, "PATH",
 	    "generic: the method, /package.Service/Method" },
-	{ "notification_queue_endpoint", OPT_ENDPOINT, "URL", NULL },
+	{ "notification_queue_endpoint", OPT_ENDPOINT, "URL",
+	    "the EngFlow client's name for --endpoint" },
 	{ "page-size", OPT_PAGE_SIZE, "N",
 	    "Axway: events per catch-up page (default 100)" },
 	{ "proxy", OPT_PROXY, "URL",
 	    "HTTP CONNECT proxy, http://[user:pass@]host:port" },
 	{ "queue", OPT_QUEUE, "NAME", "EngFlow: the notification queue" },
-	{ "queue_name", OPT_QUEUE, "NAME", NULL },
+	{ "queue_name", OPT_QUEUE, "NAME",
+	    "the EngFlow client's name for --queue" },
 	{ "quiet", 'q', NULL, "print errors only" },
 	{ "request-file", OPT_REQUEST_FILE, "FILE",
 	    "generic: the request, protobuf bytes" },
@@ -112,8 +111,9 @@ static const struct clitab options[] = {
 	{ "state", OPT_STATE, "FILE",
 	    "Axway: keep the last sequence id written in FILE" },
 	{ "tenant", OPT_TENANT, "ID", "Axway: the organization id" },
-	{ "tls_certificate", OPT_CERT, "FILE", NULL },
-	{ "tls_key", OPT_KEY, "FILE", NULL },
+	{ "tls_certificate", OPT_CERT, "FILE",
+	    "the EngFlow client's name for --cert" },
+	{ "tls_key", OPT_KEY, "FILE", "the EngFlow client's name for --key" },
 	{ "token", OPT_TOKEN, "TOKEN",
 	    "the token itself (other users can see it)" },
 	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
@@ -128,11 +128,6 @@ static const struct clitab options[] = {
 	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
 	{ NULL, 0, NULL, NULL },
 };
-
-static const char aliases[] =
-    "\nThe EngFlow client's spellings work too: "
-    "--notification_queue_endpoint,\n"
-    "--queue_name, --tls_certificate and --tls_key.\n";
 
 /* A duration (duration.h) in [min, max] milliseconds. */
 static int64_t
@@ -152,14 +147,7 @@ parse_time(const char *opt, const char *s, int64_t min, int64_t max)
 static noreturn void
 help(void)
 {
-	char *t = clitab_help(options), *all;
-	size_t n = strlen(t);
-
-	if ((all = malloc(n + sizeof(aliases))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	memcpy(all, t, n);
-	memcpy(all + n, aliases, sizeof(aliases));
-	cli_help(synopsis, all);
+	cli_help(synopsis, clitab_help(options));
 }
 
 static uint64_t
