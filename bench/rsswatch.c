@@ -4,10 +4,13 @@
  *   rsswatch [-i MS] -o FILE COMMAND [ARG ...]
  *
  * runs COMMAND with this process's stdin, stdout and stderr, and every
- * MS milliseconds (default 100) appends "SECONDS KIB" to FILE: the time
- * since the start and VmRSS from /proc/PID/status.  When COMMAND ends,
- * FILE gets "# maxrss KIB" (the kernel's peak, from wait4, which no
- * sample can miss), and rsswatch exits as COMMAND did.
+ * MS milliseconds (default 100) appends "SECONDS RSS ANON" to FILE: the
+ * time since the start, VmRSS and RssAnon from /proc/PID/status in KiB
+ * (RssAnon: the process's own memory, without the pages of files it
+ * maps, such as shared libraries, which other processes share).  When COMMAND
+ * ends, FILE gets "# maxrss KIB user SECONDS sys SECONDS" (the kernel's figures
+ * from wait4: a peak no sample can miss, and CPU time), and rsswatch exits as
+ * COMMAND did.
  */
 #include "config.h"
 
@@ -46,22 +49,24 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* VmRSS of pid in KiB, or -1 (it has just exited). */
-static long
-vmrss(pid_t pid)
+/* VmRSS and RssAnon of pid in KiB; -1: it has just exited. */
+static int
+vmrss(pid_t pid, long *rss, long *anon)
 {
 	char path[64], line[256];
-	long kib = -1;
 	FILE *f;
 
+	*rss = *anon = -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
+		if (sscanf(line, "VmRSS: %ld", rss) == 1 ||
+		    sscanf(line, "RssAnon: %ld", anon) == 1)
+			if (*anon >= 0)
+				break;
 	fclose(f);
-	return kib;
+	return *rss >= 0 && *anon >= 0 ? 0 : -1;
 }
 
 int
@@ -71,7 +76,7 @@ main(int argc, char **argv)
 	struct rusage ru;
 	struct timespec ts;
 	double start, next;
-	long ms = 100, kib;
+	long ms = 100, kib, anon;
 	pid_t pid, w;
 	FILE *out;
 	int c, st;
@@ -117,14 +122,17 @@ main(int argc, char **argv)
 			    stderr, "rsswatch: wait: %s\n", strerror(errno));
 			return 71;
 		}
-		if ((kib = vmrss(pid)) >= 0)
-			fprintf(out, "%.3f %ld\n", now() - start, kib);
+		if (vmrss(pid, &kib, &anon) == 0)
+			fprintf(
+			    out, "%.3f %ld %ld\n", now() - start, kib, anon);
 		next += ms / 1000.0;
 		ts.tv_sec = (time_t)next;
 		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
-	fprintf(out, "# maxrss %ld\n", ru.ru_maxrss);
+	fprintf(out, "# maxrss %ld user %.3f sys %.3f\n", ru.ru_maxrss,
+	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	if (fclose(out) != 0) {
 		fprintf(stderr, "rsswatch: %s: %s\n", path, strerror(errno));
 		return 74;
