@@ -57,6 +57,8 @@ clitab_help(const struct clitab *t)
 	if (s == NULL)
 		die(EXIT_INTERNAL, "out of memory");
 	for (i = 0; i < n; i++) {
+		if (t[i].help == NULL)
+			continue; /* an alias, documented with its option */
 		if (t[i].key > 0 && t[i].key <= 0xff)
 			k = snprintf(line, sizeof(line), "  -%c, --%s",
 			    t[i].key, t[i].name);

@@ -13,7 +13,7 @@ struct clitab {
 	const char *name; /* long name */
 	int key; /* the short letter, or a value above 0xff */
 	const char *arg; /* the argument's name in --help; NULL: none */
-	const char *help; /* one line */
+	const char *help; /* one line; NULL: an alias, not in --help */
 };
 
 struct clitab_getopt {

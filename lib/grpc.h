@@ -89,6 +89,9 @@ struct gchannel_opts {
 	 * where connection-backoff resets, e.g. retry_progress(). */
 	void (*on_connect)(void *);
 	void *on_connect_ctx;
+	/* host:port the connection goes to instead of the target's, with
+	 * the target's name kept for TLS and :authority; or NULL. */
+	const char *connect_to;
 };
 
 /* NULL (err says why) only for bad TLS files. */

@@ -19,6 +19,8 @@ struct gchannel {
 	struct h2conn *conns; /* all of them, linked by next */
 	struct h2conn_owner owner;
 	char proxy[512];
+	struct target dial; /* where to connect, with --connect-to */
+	bool have_dial;
 	char err[300];
 };
 
@@ -102,6 +104,20 @@ gchannel_new(const struct gchannel_opts *o, char *err, size_t errlen)
 	struct gchannel *ch = xcalloc(1, sizeof(*ch));
 
 	ch->o = *o;
+	if (o->connect_to != NULL) {
+		char url[300];
+
+		/* host:port, parsed as a grpc:// URL (IPv6 in brackets) */
+		snprintf(url, sizeof(url), "grpc://%s", o->connect_to);
+		if (target_parse(&ch->dial, url, err, errlen) < 0 ||
+		    strchr(o->connect_to, '/') != NULL) {
+			snprintf(err, errlen, "connect-to %s: not host:port",
+			    o->connect_to);
+			free(ch);
+			return NULL;
+		}
+		ch->have_dial = true;
+	}
 	if (ch->o.max_recv == 0)
 		ch->o.max_recv = GRPC_MAX_RECV_DEFAULT;
 	/* A8: never below 10 s. */
@@ -168,7 +184,8 @@ gcall_start(struct gchannel *ch, const char *path, const struct gmd *md,
 	/* A connection that got GOAWAY takes no new calls. */
 	if (ch->conn == NULL || ch->conn->state == H2_DEAD ||
 	    ch->conn->goaway) {
-		ch->conn = h2conn_connect(&ch->o.target, ch->tls, proxy_for(ch),
+		ch->conn = h2conn_connect(&ch->o.target,
+		    ch->have_dial ? &ch->dial : NULL, ch->tls, proxy_for(ch),
 		    ch->o.connect_timeout_ms, &ch->owner, err, sizeof(err));
 		if (ch->conn == NULL) {
 			linfo("%s: %s", ch->o.target.authority, err);

@@ -1425,7 +1425,8 @@ sock_write(struct h2conn *c, const uint8_t *p, size_t n)
 	ssize_t w;
 	int e;
 
-	if (c->ssl == NULL) {
+	/* The CONNECT request to a proxy goes before TLS starts. */
+	if (c->ssl == NULL || c->state == H2_PROXY) {
 		do
 			w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (w < 0 && errno == EINTR);
@@ -1877,11 +1878,14 @@ conn_free(struct h2conn *c)
  * Client: connect to t, directly or through an HTTP CONNECT proxy
  * (proxy is then the target of the socket and t the tunnel's end),
  * giving up when the server's SETTINGS have not come after timeout_ms.
+ * dial, when not NULL, is where the connection really goes (curl's
+ * --connect-to; axway.md 2.11, the single-entry address): TLS name,
+ * CONNECT's Host header and :authority stay t's.
  */
 struct h2conn *
-h2conn_connect(const struct target *t, SSL_CTX *tls, const char *proxy,
-    int64_t timeout_ms, const struct h2conn_owner *owner, char *err,
-    size_t errlen)
+h2conn_connect(const struct target *t, const struct target *dial, SSL_CTX *tls,
+    const char *proxy, int64_t timeout_ms, const struct h2conn_owner *owner,
+    char *err, size_t errlen)
 {
 	struct target pt;
 	struct h2conn *c;
@@ -1913,16 +1917,20 @@ h2conn_connect(const struct target *t, SSL_CTX *tls, const char *proxy,
 			return NULL;
 		if ((fd = target_connect(&pt, err, errlen)) < 0)
 			return NULL;
-	} else if ((fd = target_connect(t, err, errlen)) < 0) {
+	} else if ((fd = target_connect(dial != NULL ? dial : t, err, errlen)) <
+	    0) {
 		return NULL;
 	}
 	c = conn_new(fd, false, owner);
 	snprintf(c->host, sizeof(c->host), "%s", t->host);
 	if (proxy != NULL) {
 		char req[1024];
+		const struct target *d = dial != NULL ? dial : t;
 		int n = snprintf(req, sizeof(req),
-		    "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n%s\r\n", t->host,
-		    t->port, t->host, t->port, auth);
+		    "CONNECT %s%s%s:%s HTTP/1.1\r\nHost: %s:%s\r\n%s\r\n",
+		    strchr(d->host, ':') != NULL ? "[" : "", d->host,
+		    strchr(d->host, ':') != NULL ? "]" : "", d->port, t->host,
+		    t->port, auth);
 
 		c->proxy_connect = xstrndup(req, (size_t)n);
 		memcpy(grow(&c->out, &c->out_len, &c->out_cap, (size_t)n), req,

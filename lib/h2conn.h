@@ -70,8 +70,9 @@ struct h2conn {
 	char why[256];
 };
 
-struct h2conn *h2conn_connect(const struct target *, SSL_CTX *, const char *,
-    int64_t, const struct h2conn_owner *, char *, size_t);
+struct h2conn *h2conn_connect(const struct target *, const struct target *,
+    SSL_CTX *, const char *, int64_t, const struct h2conn_owner *, char *,
+    size_t);
 struct h2conn *h2conn_accept(int, SSL_CTX *, const struct h2conn_owner *);
 void h2conn_set_keepalive(struct h2conn *, int64_t, int64_t);
 void h2conn_flush(struct h2conn *);

@@ -20,6 +20,7 @@
 struct http_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
+	struct curl_slist *connect_to;
 	char *buf; /* the response body so far, NUL-terminated */
 	size_t len, cap, max;
 	char *rhdr[HTTP_MAX_HEADERS]; /* "name: value" of the response */
@@ -57,6 +58,7 @@ forget(struct http_req *r)
 	curl_multi_remove_handle(multi, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
+	curl_slist_free_all(r->connect_to);
 	for (i = 0; i < r->nrhdr; i++)
 		free(r->rhdr[i]);
 	free(r->buf);
@@ -294,6 +296,15 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 	}
 	if (o->proxy != NULL)
 		curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+	if (o->connect_to != NULL) {
+		char ct[600];
+
+		/* "::HOST:PORT": any host and port of the URL goes there */
+		snprintf(ct, sizeof(ct), "::%s", o->connect_to);
+		if ((r->connect_to = curl_slist_append(NULL, ct)) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
+	}
 	if (body != NULL) {
 		curl_easy_setopt(
 		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -306,6 +317,7 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 		errf(err, errlen, "%s: not a URL libcurl takes", url);
 		curl_easy_cleanup(e);
 		curl_slist_free_all(r->hdrs);
+		curl_slist_free_all(r->connect_to);
 		free(r);
 		return NULL;
 	}

@@ -23,6 +23,9 @@ struct http_opts {
 	const char *cacert; /* PEM trust anchors; NULL: system store */
 	bool insecure;
 	const char *proxy; /* NULL: libcurl's environment rules */
+	/* host:port to connect to instead of the URL's (the name stays
+	 * the URL's for TLS and Host), or NULL */
+	const char *connect_to;
 	int64_t timeout_ms; /* whole request; 0: 10 s */
 	int64_t connect_timeout_ms; /* 0: 10 s */
 	size_t max_body; /* 0: 16 MiB */

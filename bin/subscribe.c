@@ -1,0 +1,470 @@
+/*
+ * subscribe: keeps a gRPC subscription open and writes every event it
+ * delivers to stdout as a delimited CloudEvent: the EngFlow
+ * notification queue, Axway's watch service, or any streaming method.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdnoreturn.h>
+#include <unistd.h>
+
+#include "axway_watch.h"
+#include "cli.h"
+#include "clitab.h"
+#include "duration.h"
+#include "engflow_queue.h"
+#include "exitcode.h"
+#include "generic_stream.h"
+#include "log.h"
+#include "sub.h"
+
+static const char synopsis[] =
+    "usage: subscribe [-fqv] [-c count] [option ...] --endpoint=url "
+    "--queue=name | --topic=link | --method=path\n";
+
+enum {
+	OPT_ACK_DEADLINE = 0x200,
+	OPT_ACK_FROM,
+	OPT_API,
+	OPT_AUTH_HEADER,
+	OPT_CACERT,
+	OPT_CERT,
+	OPT_CONNECT_TO,
+	OPT_ENDPOINT,
+	OPT_HARVESTER,
+	OPT_IDLE_TIMEOUT,
+	OPT_INSECURE,
+	OPT_KEEPALIVE,
+	OPT_KEEPALIVE_TIMEOUT,
+	OPT_KEY,
+	OPT_MAX_PENDING,
+	OPT_METHOD,
+	OPT_PAGE_SIZE,
+	OPT_PROXY,
+	OPT_QUEUE,
+	OPT_REQUEST_FILE,
+	OPT_RETRIES,
+	OPT_SINCE,
+	OPT_STATE,
+	OPT_TENANT,
+	OPT_TOKEN,
+	OPT_TOKEN_COMMAND,
+	OPT_TOKEN_ENV,
+	OPT_TOKEN_FILE,
+	OPT_TOPIC,
+	OPT_TYPE,
+};
+
+/*
+ * Sorted; the original EngFlow client's spellings are aliases (no help
+ * line of their own), listed after the help text.
+ */
+static const struct clitab options[] = {
+	{ "ack-deadline", OPT_ACK_DEADLINE, "TIME",
+	    "EngFlow: acknowledgement deadline, 30s to 300s" },
+	{ "ack-from", OPT_ACK_FROM, "FIFO",
+	    "ack an event once its id comes back here" },
+	{ "api", OPT_API, "API", "engflow, axway or generic" },
+	{ "auth-header", OPT_AUTH_HEADER, "KIND",
+	    "engflow (x-engflow-auth-*) or bearer" },
+	{ "cacert", OPT_CACERT, "FILE", "trust the CA certificates in FILE" },
+	{ "cert", OPT_CERT, "FILE", "client certificate for mutual TLS" },
+	{ "connect-to", OPT_CONNECT_TO, "HOST:PORT",
+	    "connect there, keep the endpoint's name" },
+	{ "count", 'c', "N", "stop after writing N events" },
+	{ "endpoint", OPT_ENDPOINT, "URL",
+	    "the server: grpc[s]://host[:port] or unix:path" },
+	{ "force", 'f', NULL, "write records even to a terminal" },
+	{ "harvester", OPT_HARVESTER, "URL",
+	    "Axway: the catch-up API, https://HOST:PORT/events" },
+	{ "help", 'h', NULL, "print this help and exit" },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, "TIME",
+	    "stop after TIME without an event" },
+	{ "insecure", OPT_INSECURE, NULL,
+	    "do not verify the server's certificate" },
+	{ "keepalive", OPT_KEEPALIVE, "TIME",
+	    "HTTP/2 ping after TIME of silence (default 50s)" },
+	{ "keepalive-timeout", OPT_KEEPALIVE_TIMEOUT, "TIME",
+	    "drop a connection whose ping waits TIME (10s)" },
+	{ "key", OPT_KEY, "FILE", "the private key of --cert" },
+	{ "max-pending", OPT_MAX_PENDING, "N",
+	    "events taken but not yet acked (default 1000)" },
+	{ "method", OPT_METHOD, "PATH",
+	    "generic: the method, /package.Service/Method" },
+	{ "notification_queue_endpoint", OPT_ENDPOINT, "URL", NULL },
+	{ "page-size", OPT_PAGE_SIZE, "N",
+	    "Axway: events per catch-up page (default 100)" },
+	{ "proxy", OPT_PROXY, "URL",
+	    "HTTP CONNECT proxy, http://[user:pass@]host:port" },
+	{ "queue", OPT_QUEUE, "NAME", "EngFlow: the notification queue" },
+	{ "queue_name", OPT_QUEUE, "NAME", NULL },
+	{ "quiet", 'q', NULL, "print errors only" },
+	{ "request-file", OPT_REQUEST_FILE, "FILE",
+	    "generic: the request, protobuf bytes" },
+	{ "retries", OPT_RETRIES, "N",
+	    "give up after N failed attempts in a row" },
+	{ "since", OPT_SINCE, "ID", "Axway: start after this sequence id" },
+	{ "state", OPT_STATE, "FILE",
+	    "Axway: keep the last sequence id written in FILE" },
+	{ "tenant", OPT_TENANT, "ID", "Axway: the organization id" },
+	{ "tls_certificate", OPT_CERT, "FILE", NULL },
+	{ "tls_key", OPT_KEY, "FILE", NULL },
+	{ "token", OPT_TOKEN, "TOKEN",
+	    "the token itself (other users can see it)" },
+	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
+	    "the token is what CMD prints" },
+	{ "token-env", OPT_TOKEN_ENV, "NAME",
+	    "the token is in environment variable NAME" },
+	{ "token-file", OPT_TOKEN_FILE, "FILE",
+	    "the token is in FILE (read again on change)" },
+	{ "topic", OPT_TOPIC, "LINK", "Axway: the watch topic's self link" },
+	{ "type", OPT_TYPE, "NAME", "generic: the replies' message type" },
+	{ "verbose", 'v', NULL, "print more (repeatable)" },
+	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const char aliases[] =
+    "\nThe EngFlow client's spellings work too: "
+    "--notification_queue_endpoint,\n"
+    "--queue_name, --tls_certificate and --tls_key.\n";
+
+/* A duration (duration.h) in [min, max] milliseconds. */
+static int64_t
+parse_time(const char *opt, const char *s, int64_t min, int64_t max)
+{
+	int64_t v;
+
+	if (duration_ms(s, &v) < 0 || v < min || v > max)
+		cli_usage(synopsis, "--%s %s: not a time from %s to %s", opt, s,
+		    min < 1000	     ? "1ms" :
+			min == 30000 ? "30s" :
+				       "0s",
+		    max == 300000 ? "300s" : "a year");
+	return v;
+}
+
+static noreturn void
+help(void)
+{
+	char *t = clitab_help(options), *all;
+	size_t n = strlen(t);
+
+	if ((all = malloc(n + sizeof(aliases))) == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	memcpy(all, t, n);
+	memcpy(all + n, aliases, sizeof(aliases));
+	cli_help(synopsis, all);
+}
+
+static uint64_t
+parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (cli_uint(s, min, max, &v) < 0)
+		cli_usage(synopsis, "--%s %s: not a number from %llu to %llu",
+		    opt, s, (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+static void
+set_token(struct sub_opts *o, enum secret_kind kind, const char *src)
+{
+	char err[300];
+
+	if (secret_set(&o->token, "token", kind, src, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "%s", err);
+}
+
+/* Options that belong to one API only. */
+static void
+only_for(
+    const struct sub_opts *o, bool given, const char *opt, enum sub_api api)
+{
+	static const char *const names[] = { [SUB_API_ENGFLOW] = "engflow",
+		[SUB_API_AXWAY] = "axway",
+		[SUB_API_GENERIC] = "generic" };
+
+	if (given && o->api != api)
+		cli_usage(
+		    synopsis, "--%s is for --api %s only", opt, names[api]);
+}
+
+static void
+check(struct sub_opts *o, const char *api, bool page_size_given)
+{
+	char err[300];
+
+	if (api != NULL) {
+		if (strcmp(api, "engflow") == 0)
+			o->api = SUB_API_ENGFLOW;
+		else if (strcmp(api, "axway") == 0)
+			o->api = SUB_API_AXWAY;
+		else if (strcmp(api, "generic") == 0)
+			o->api = SUB_API_GENERIC;
+		else
+			cli_usage(synopsis,
+			    "--api %s: not engflow, axway or generic", api);
+	} else if ((o->queue != NULL) + (o->topic != NULL) +
+		(o->method != NULL) >
+	    1) {
+		cli_usage(synopsis,
+		    "--queue, --topic and --method exclude each other");
+	} else if (o->queue != NULL) {
+		o->api = SUB_API_ENGFLOW;
+	} else if (o->topic != NULL) {
+		o->api = SUB_API_AXWAY;
+	} else if (o->method != NULL) {
+		o->api = SUB_API_GENERIC;
+	} else {
+		cli_usage(synopsis, "no --queue, --topic or --method");
+	}
+	if (o->endpoint == NULL)
+		cli_usage(synopsis, "no --endpoint");
+	if (target_parse(&o->target, o->endpoint, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "--endpoint %s", err);
+
+	only_for(o, o->queue != NULL, "queue", SUB_API_ENGFLOW);
+	only_for(o, o->ack_deadline_ms > 0, "ack-deadline", SUB_API_ENGFLOW);
+	only_for(o, o->topic != NULL, "topic", SUB_API_AXWAY);
+	only_for(o, o->tenant != NULL, "tenant", SUB_API_AXWAY);
+	only_for(o, o->harvester != NULL, "harvester", SUB_API_AXWAY);
+	only_for(o, o->state != NULL, "state", SUB_API_AXWAY);
+	only_for(o, o->since >= 0, "since", SUB_API_AXWAY);
+	only_for(o, page_size_given, "page-size", SUB_API_AXWAY);
+	only_for(o, o->method != NULL, "method", SUB_API_GENERIC);
+	only_for(o, o->request_file != NULL, "request-file", SUB_API_GENERIC);
+	only_for(o, o->type != NULL, "type", SUB_API_GENERIC);
+
+	switch (o->api) {
+	case SUB_API_ENGFLOW:
+		if (o->queue == NULL || *o->queue == '\0')
+			cli_usage(synopsis, "--api engflow needs --queue");
+		break;
+	case SUB_API_AXWAY:
+		if (o->topic == NULL || o->topic[0] != '/')
+			cli_usage(synopsis,
+			    "--api axway needs --topic, a self link such as "
+			    "/management/v1alpha1/watchtopics/NAME");
+		if (o->tenant == NULL || *o->tenant == '\0')
+			cli_usage(synopsis, "--api axway needs --tenant");
+		if (!secret_isset(&o->token))
+			cli_usage(synopsis,
+			    "--api axway needs a token (--token-command, "
+			    "--token-file, --token-env or --token)");
+		if (o->auth == SUB_AUTH_ENGFLOW && o->auth_given)
+			cli_usage(synopsis,
+			    "--api axway sends the token as a bearer token");
+		o->auth = SUB_AUTH_BEARER;
+		break;
+	case SUB_API_GENERIC:
+		if (o->method == NULL || o->method[0] != '/' ||
+		    strchr(o->method + 1, '/') == NULL ||
+		    strchr(o->method + 1, '/')[1] == '\0')
+			cli_usage(synopsis,
+			    "--method %s: not /package.Service/Method",
+			    o->method != NULL ? o->method : "");
+		if (!o->auth_given)
+			o->auth = SUB_AUTH_BEARER;
+		break;
+	}
+	if ((o->tls.cert != NULL) != (o->tls.key != NULL))
+		cli_usage(synopsis, "--cert and --key go together");
+	if (!o->target.tls &&
+	    (o->tls.cert != NULL || o->tls.cacert != NULL || o->tls.insecure))
+		cli_usage(synopsis,
+		    "--cert, --key, --cacert and --insecure need a grpcs:// "
+		    "endpoint");
+	if (o->connect_to != NULL && o->target.unix_socket)
+		cli_usage(synopsis,
+		    "--connect-to needs a grpc:// or grpcs:// "
+		    "endpoint");
+	if (o->keepalive_ms > 0 && o->keepalive_ms < 10000)
+		cli_usage(synopsis, "--keepalive: at least 10s (or 0: off)");
+	if (secret_isset(&o->token) &&
+	    secret_load(&o->token, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "%s", err);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct sub_opts o;
+	static struct sub s;
+	const char *api = NULL;
+	bool force = false, page_size_given = false;
+	struct clitab_getopt g;
+	int c;
+
+	cli_start(argv[0]);
+	clitab_getopt(options, &g);
+	o.since = -1;
+	o.page_size = 100;
+	o.max_pending = SUB_MAX_PENDING;
+	o.keepalive_ms = 50000; /* axway.md 2.7 */
+	o.keepalive_timeout_ms = 10000;
+	opterr = 0;
+	while (
+	    (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1)
+		switch (c) {
+		case OPT_ACK_DEADLINE:
+			/* engflow.md 1.2: 30 s to 300 s */
+			o.ack_deadline_ms = parse_time(
+			    "ack-deadline", optarg, 30000, 300000);
+			break;
+		case OPT_ACK_FROM:
+			o.ack_from = optarg;
+			break;
+		case OPT_API:
+			api = optarg;
+			break;
+		case OPT_AUTH_HEADER:
+			if (strcmp(optarg, "engflow") == 0)
+				o.auth = SUB_AUTH_ENGFLOW;
+			else if (strcmp(optarg, "bearer") == 0)
+				o.auth = SUB_AUTH_BEARER;
+			else
+				cli_usage(synopsis,
+				    "--auth-header %s: not engflow or bearer",
+				    optarg);
+			o.auth_given = true;
+			break;
+		case OPT_CACERT:
+			o.tls.cacert = optarg;
+			break;
+		case OPT_CERT:
+			o.tls.cert = optarg;
+			break;
+		case OPT_CONNECT_TO:
+			o.connect_to = optarg;
+			break;
+		case 'c':
+			o.count = parse_uint("count", optarg, 1, UINT64_MAX);
+			break;
+		case OPT_ENDPOINT:
+			o.endpoint = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case OPT_HARVESTER:
+			if (strncmp(optarg, "http://", 7) != 0 &&
+			    strncmp(optarg, "https://", 8) != 0)
+				cli_usage(synopsis,
+				    "--harvester %s: not an http:// or "
+				    "https:// URL",
+				    optarg);
+			o.harvester = optarg;
+			break;
+		case 'h':
+			help(); /* exits */
+		case OPT_IDLE_TIMEOUT:
+			o.idle_timeout_ms = parse_time(
+			    "idle-timeout", optarg, 1, INT64_MAX);
+			break;
+		case OPT_INSECURE:
+			o.tls.insecure = true;
+			break;
+		case OPT_KEEPALIVE:
+			o.keepalive_ms = parse_time(
+			    "keepalive", optarg, 0, INT64_MAX);
+			break;
+		case OPT_KEEPALIVE_TIMEOUT:
+			o.keepalive_timeout_ms = parse_time(
+			    "keepalive-timeout", optarg, 1, INT64_MAX);
+			break;
+		case OPT_KEY:
+			o.tls.key = optarg;
+			break;
+		case OPT_MAX_PENDING:
+			o.max_pending = parse_uint(
+			    "max-pending", optarg, 1, 1000000);
+			break;
+		case OPT_METHOD:
+			o.method = optarg;
+			break;
+		case OPT_PAGE_SIZE:
+			o.page_size = parse_uint("page-size", optarg, 1, 10000);
+			page_size_given = true;
+			break;
+		case OPT_PROXY:
+			o.proxy = optarg;
+			break;
+		case 'q':
+			verbosity = LOG_ERROR;
+			break;
+		case OPT_QUEUE:
+			o.queue = optarg;
+			break;
+		case OPT_REQUEST_FILE:
+			o.request_file = optarg;
+			break;
+		case OPT_RETRIES:
+			o.retries = parse_uint(
+			    "retries", optarg, 1, UINT32_MAX);
+			break;
+		case OPT_SINCE:
+			o.since = (int64_t)parse_uint(
+			    "since", optarg, 0, INT64_MAX);
+			break;
+		case OPT_STATE:
+			o.state = optarg;
+			break;
+		case OPT_TENANT:
+			o.tenant = optarg;
+			break;
+		case OPT_TOKEN:
+			set_token(&o, SECRET_ARGV, optarg);
+			break;
+		case OPT_TOKEN_COMMAND:
+			set_token(&o, SECRET_COMMAND, optarg);
+			break;
+		case OPT_TOKEN_ENV:
+			set_token(&o, SECRET_ENV, optarg);
+			break;
+		case OPT_TOKEN_FILE:
+			set_token(&o, SECRET_FILE, optarg);
+			break;
+		case OPT_TOPIC:
+			o.topic = optarg;
+			break;
+		case OPT_TYPE:
+			o.type = optarg;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case CLI_OPT_VERSION:
+			cli_version();
+		default:
+			cli_bad_option(synopsis, argv, c);
+		}
+	clitab_free(&g);
+	if (optind < argc)
+		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
+	check(&o, api, page_size_given);
+	if (!force && isatty(STDOUT_FILENO))
+		cli_usage(synopsis,
+		    "refusing to write binary records to a terminal (-f "
+		    "forces)");
+
+	sub_init(&s, &o);
+	switch (o.api) {
+	case SUB_API_ENGFLOW:
+		engflow_queue_start(&s);
+		break;
+	case SUB_API_AXWAY:
+		axway_watch_start(&s);
+		break;
+	case SUB_API_GENERIC:
+		generic_stream_start(&s);
+		break;
+	}
+	return sub_run(&s);
+}

@@ -1,0 +1,16 @@
+/*
+ * subscribe --method: any server-streaming or bidirectional method,
+ * for services subscribe has no special knowledge of.  One request (the
+ * bytes of --request-file, or an empty message) is sent and the request
+ * side closed; every response message becomes an event.  The call is
+ * opened again after failures a reconnect can mend; a server that ends
+ * the call with OK ends subscribe.
+ */
+#ifndef EVPIPE_GENERIC_STREAM_H
+#define EVPIPE_GENERIC_STREAM_H
+
+#include "sub.h"
+
+void generic_stream_start(struct sub *);
+
+#endif
