@@ -8,11 +8,14 @@
  *   PublishLifecycleEvent         Empty
  *   PutBatch         ackCount = the whole batch
  *
- *   fwdsink [-l URL]   prints "port N"; on SIGTERM prints the number of
- *                      events it took and exits.
+ *   fwdsink [-l URL] [-t LOG]
+ *	prints "port N"; on SIGTERM prints the number of events it took
+ *	and exits.  -t: writes the time each latency-marked message came
+ *	(bench/latmark.h) to LOG, for bench/latency.
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +26,25 @@
 #include "exitcode.h"
 #include "google/devtools/build/v1/publish_build_event.pb-c.h"
 #include "grpc.h"
+#include "latmark.h"
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
 
 static uint64_t events;
 static struct gserver *server;
+static struct latlog latlog;
+static bool timing;
+
+/* Called first by every handler: the time a marked message came. */
+static void
+stamp(const uint8_t *p, size_t n)
+{
+	long seq;
+
+	if (timing && (seq = latmark_find(p, n)) >= 0)
+		latlog_add(&latlog, seq, latmark_now());
+}
 
 static int
 demo_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
@@ -36,6 +52,7 @@ demo_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	Com__Engflow__Notificationqueue__Demoserver__EngFlowResponse r =
 	    COM__ENGFLOW__NOTIFICATIONQUEUE__DEMOSERVER__ENG_FLOW_RESPONSE__INIT;
 
+	stamp(p, n);
 	r.message = "Processed request in the server.";
 	gcall_send_msg(call, &r.base);
 	gcall_finish(call, 0, NULL);
@@ -50,6 +67,7 @@ bes_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	Google__Devtools__Build__V1__PublishBuildToolEventStreamResponse r =
 	    GOOGLE__DEVTOOLS__BUILD__V1__PUBLISH_BUILD_TOOL_EVENT_STREAM_RESPONSE__INIT;
 
+	stamp(p, n);
 	req =
 	    google__devtools__build__v1__publish_build_tool_event_stream_request__unpack(
 		NULL, n, p);
@@ -74,6 +92,7 @@ bes_half_close(struct gcall *call, void *ctx)
 static int
 life_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 {
+	stamp(p, n);
 	gcall_send(call, "", 0);
 	gcall_finish(call, 0, NULL);
 	events++;
@@ -87,6 +106,7 @@ put_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	Awakari__Messages__PutBatchResponse r =
 	    AWAKARI__MESSAGES__PUT_BATCH_RESPONSE__INIT;
 
+	stamp(p, n);
 	req = awakari__messages__put_batch_request__unpack(NULL, n, p);
 	if (req == NULL) {
 		gcall_finish(call, 3, "bad request");
@@ -128,9 +148,7 @@ int
 main(int argc, char **argv)
 {
 	struct gserver_opts o = { 0 };
-	const char *url = argc > 2 && strcmp(argv[1], "-l") == 0 ?
-	    argv[2] :
-	    "grpc://127.0.0.1:0";
+	const char *url = "grpc://127.0.0.1:0", *log = NULL;
 	static const struct {
 		const char *path;
 		const struct gcall_handlers *h;
@@ -148,9 +166,21 @@ main(int argc, char **argv)
 	};
 	char err[300];
 	size_t i;
-	int status;
+	int c, status;
 
 	log_init("fwdsink");
+	while ((c = getopt(argc, argv, "l:t:")) != -1)
+		switch (c) {
+		case 'l':
+			url = optarg;
+			break;
+		case 't':
+			log = optarg;
+			timing = true;
+			break;
+		default:
+			die(EXIT_USAGE, "usage: fwdsink [-l URL] [-t LOG]");
+		}
 	signal(SIGPIPE, SIG_IGN);
 	if (target_parse(&o.listen, url, err, sizeof(err)) < 0)
 		die(EXIT_USAGE, "%s", err);
@@ -166,6 +196,8 @@ main(int argc, char **argv)
 	fflush(stdout);
 	status = loop_run();
 	printf("events %llu\n", (unsigned long long)events);
+	if (log != NULL && latlog_write(&latlog, log) < 0)
+		die(EXIT_IO, "%s: cannot write", log);
 	gserver_free(server);
 	return status;
 }
