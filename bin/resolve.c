@@ -30,6 +30,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
+#include "progress.h"
 #include "recin.h"
 #include "recout.h"
 #include "secret.h"
@@ -162,6 +163,7 @@ static struct {
 	struct arena arena;
 	struct loop_io watch; /* checks, before each poll, whether done */
 	struct loop_timer teardown;
+	struct progress progress; /* events written, at -v */
 	bool input_over, stopping;
 	int status;
 	uint64_t passed, dropped, duplicates;
@@ -190,6 +192,7 @@ end_input(int status)
 static void
 watch_prepare(struct loop_io *io)
 {
+	progress_set(&R.progress, R.out.records);
 	if (R.input_over && invq_empty(&R.q) && recout_idle(&R.out) &&
 	    http_pending() == 0)
 		loop_quit(R.status);
@@ -681,8 +684,11 @@ main(int argc, char *argv[])
 	loop_io_add(&R.watch);
 	recin_open(&R.in, STDIN_FILENO, "stdin", R.max, &in_handlers, NULL);
 	sig_init(on_signal, NULL);
+	progress_start(&R.progress, "events");
 
 	R.status = loop_run();
+	progress_set(&R.progress, R.out.records);
+	progress_end(&R.progress);
 	getrusage(RUSAGE_SELF, &ru);
 	if (R.axway)
 		linfo("%" PRIu64 " resources, %" PRIu64 " unresolved, %" PRIu64

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "outbuf.h"
+#include "progress.h"
 #include "recin.h"
 #include "recout.h"
 #include "sig.h"
@@ -42,6 +43,7 @@ struct fwd {
 	bool quitting;
 	int status; /* the exit status so far */
 	struct loop_timer drain, outwait, finish;
+	struct progress progress; /* events delivered, at -v */
 };
 
 static void *
@@ -115,6 +117,7 @@ fwd_delivered(struct fwd *f, struct fwd_ev *ev)
 {
 	unlink_ev(f, ev);
 	f->delivered++;
+	progress_add(&f->progress, 1);
 	if (f->o.tee)
 		recout_put_bytes(&f->tee, ev->body, ev->len);
 	if (f->o.acked_to != NULL && ev->ack != NULL)
@@ -425,8 +428,10 @@ quit(struct fwd *f)
 	f->quitting = true;
 	loop_timer_stop(&f->drain);
 	loop_timer_stop(&f->outwait);
-	linfo("%llu events delivered%s", (unsigned long long)f->delivered,
-	    f->skipped > 0 ? " (some without sending)" : "");
+	progress_end(&f->progress);
+	if (f->skipped > 0)
+		linfo("%llu of them delivered without sending",
+		    (unsigned long long)f->skipped);
 	if (f->o.acked_to != NULL && outbuf_pending(&f->ackw.out) > 0)
 		lwarn("%s: nobody reads it: acks not written (the source "
 		      "will deliver those events again)",
@@ -564,6 +569,7 @@ fwd_run(struct fwd *f)
 	recin_open(
 	    &f->in, STDIN_FILENO, "stdin", f->o.max_record, &in_handlers, f);
 	sig_init(on_signal, f);
+	progress_start(&f->progress, "events delivered");
 	return loop_run();
 }
 

@@ -18,6 +18,7 @@
 #include "inbuf.h"
 #include "log.h"
 #include "loop.h"
+#include "progress.h"
 #include "packhealth.h"
 #include "packrun.h"
 #include "recin.h"
@@ -63,6 +64,7 @@ static struct {
 	int64_t started_ms; /* wall clock, for event ids */
 	uint64_t seq;
 	uint64_t actions, fatals, events;
+	struct progress progress_actions, progress_events; /* at -v */
 } R;
 
 static void check_end(void);
@@ -107,6 +109,8 @@ end(void)
 
 	loop_timer_stop(&R.drain_timer);
 	loop_timer_stop(&R.final_timer);
+	progress_end(&R.progress_actions);
+	progress_end(&R.progress_events);
 	if (status == EXIT_OK && flyte_lost(R.f) > 0)
 		status = EXIT_CONNECT;
 	linfo("%llu actions handled (%llu FATAL), %llu events posted",
@@ -330,6 +334,7 @@ on_action(struct flyte *f, const struct flyte_action *a, void *ctx)
 	size_t n;
 
 	R.actions++;
+	progress_add(&R.progress_actions, 1);
 	if (cmd == NULL) {
 		R.fatals++;
 		packevent_fatal(
@@ -386,8 +391,10 @@ on_posted(struct flyte *f, enum flyte_post_kind kind, const char *url,
 {
 	CloudEvent *ev;
 
-	if (delivered && kind == FLYTE_EVENT)
+	if (delivered && kind == FLYTE_EVENT) {
 		R.events++;
+		progress_add(&R.progress_events, 1);
+	}
 	if (delivered && R.tee_on) {
 		ev = packevent_tee(&R.arena, R.o->pack->id, url, body, meta);
 		if (ev != NULL)
@@ -741,8 +748,12 @@ packrun(const struct packrun_opts *o)
 	    o->pack->ncommands == 1 ? "" : "s", o->max_handlers,
 	    o->max_handlers == 1 ? "" : "s");
 	flyte_start(R.f);
+	progress_start(&R.progress_actions, "actions handled");
+	progress_start(&R.progress_events, "events posted");
 
 	status = loop_run();
+	progress_end(&R.progress_actions);
+	progress_end(&R.progress_events);
 
 	packhealth_stop(R.ph);
 	while (R.jobs != NULL) {

@@ -35,6 +35,13 @@ progress_add(struct progress *p, uint64_t n)
 	p->n += n;
 }
 
+/* The count so far is n, for a tool that keeps its own counter. */
+void
+progress_set(struct progress *p, uint64_t n)
+{
+	p->n = n;
+}
+
 /* The last line: the total and the mean rate; stops the timer. */
 void
 progress_end(struct progress *p)

@@ -21,6 +21,7 @@ struct progress {
 
 void progress_start(struct progress *, const char *);
 void progress_add(struct progress *, uint64_t);
+void progress_set(struct progress *, uint64_t);
 void progress_end(struct progress *);
 
 #endif

@@ -101,6 +101,7 @@ recout_put(struct recout *o, const ProtobufCMessage *msg)
 	if (o->failed)
 		return 0;
 	n = frame_put(&o->out, msg);
+	o->records++;
 	queued(o);
 	return n;
 }
@@ -111,6 +112,7 @@ recout_put_bytes(struct recout *o, const void *body, size_t len)
 	if (o->failed)
 		return;
 	frame_put_bytes(&o->out, body, len);
+	o->records++;
 	queued(o);
 }
 

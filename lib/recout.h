@@ -47,6 +47,7 @@ struct recout {
 	struct outbuf out;
 	struct loop_io io;
 	uint64_t queued; /* bytes queued so far */
+	uint64_t records; /* records queued so far */
 	struct recout_mark *marks; /* a ring of pending marks */
 	size_t nmarks, mark0, markcap;
 	const struct recout_handlers *h;

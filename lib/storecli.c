@@ -19,6 +19,7 @@
 #include "inbuf.h"
 #include "log.h"
 #include "loop.h"
+#include "progress.h"
 #include "recin.h"
 #include "recout.h"
 #include "sig.h"
@@ -209,7 +210,7 @@ static struct {
 	bool input_done, paused;
 	int end_status;
 	char end_why[300]; /* input ended badly: why */
-	uint64_t stored;
+	struct progress progress; /* events stored, at -v */
 } P;
 
 static size_t
@@ -335,7 +336,7 @@ put_maybe_finish(void)
 		return;
 	if (P.end_why[0] != '\0')
 		lerr("%s: %s", P.in.name, P.end_why);
-	linfo("%llu events stored", (unsigned long long)P.stored);
+	progress_end(&P.progress);
 	finish(P.end_status);
 }
 
@@ -370,7 +371,7 @@ put_done(struct store_req *r, void *ctx)
 		put_maybe_finish();
 		return;
 	}
-	P.stored += b->n;
+	progress_add(&P.progress, b->n);
 	for (i = 0; i < b->n; i++) {
 		if (O->tee && !E.out_failed)
 			recout_put_bytes(
@@ -499,7 +500,9 @@ storecli_put(const struct storecli_opts *o)
 	recin_open(
 	    &P.in, STDIN_FILENO, "stdin", o->max_record, &put_handlers, NULL);
 	sig_init(put_signal, NULL);
+	progress_start(&P.progress, "events stored");
 	status = loop_run();
+	progress_end(&P.progress);
 	loop_timer_stop(&P.linger);
 	loop_timer_stop(&P.round);
 	recin_close(&P.in);

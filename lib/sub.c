@@ -245,6 +245,7 @@ sub_init(struct sub *s, const struct sub_opts *o)
 	if (o->idle_timeout_ms > 0)
 		loop_timer_in(&s->idle, o->idle_timeout_ms);
 	sig_init(on_signal, s);
+	progress_start(&s->progress, "events");
 }
 
 void
@@ -261,7 +262,7 @@ sub_run(struct sub *s)
 
 	status = loop_run();
 	save_state(s);
-	linfo("%llu events written", (unsigned long long)s->emitted);
+	progress_end(&s->progress);
 	for (i = 0; i < s->n; i++) {
 		free(item_at(s, i)->id);
 		free(item_at(s, i)->token);
@@ -309,6 +310,7 @@ sub_emit(struct sub *s, CloudEvent *ev, const char *token, int64_t position)
 	recout_mark(&s->out, it->seq);
 	arena_reset(&s->arena);
 	s->emitted++;
+	progress_add(&s->progress, 1);
 	if (s->o->idle_timeout_ms > 0)
 		loop_timer_in(&s->idle, s->o->idle_timeout_ms);
 	if (s->o->count > 0 && s->emitted >= s->o->count) {

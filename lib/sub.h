@@ -29,6 +29,7 @@
 #include "cloudevent.h"
 #include "grpc.h"
 #include "loop.h"
+#include "progress.h"
 #include "recout.h"
 #include "secret.h"
 #include "target.h"
@@ -102,6 +103,7 @@ struct sub {
 	int64_t saved; /* the watermark last written to --state */
 	int64_t skip_to; /* sub_skip_to() waiting for the ring to empty */
 	struct loop_timer idle, grace, save;
+	struct progress progress; /* events written, at -v */
 	bool stopping, grace_over, paused, done;
 	int status;
 };
