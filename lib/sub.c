@@ -348,6 +348,16 @@ sub_skip_to(struct sub *s, int64_t pos)
 	pop_acked(s);
 }
 
+/* How long stopping waits for acks (sub.h). */
+static int64_t
+grace_ms(const struct sub *s)
+{
+	if (!s->have_ackr || s->o->api != SUB_API_ENGFLOW)
+		return SUB_GRACE_MS;
+	return s->o->ack_deadline_ms > 0 ? s->o->ack_deadline_ms :
+					   SUB_ACK_WAIT_MS;
+}
+
 void
 sub_stop(struct sub *s, int status)
 {
@@ -357,7 +367,7 @@ sub_stop(struct sub *s, int status)
 		return;
 	s->stopping = true;
 	loop_timer_stop(&s->idle);
-	loop_timer_in(&s->grace, SUB_GRACE_MS);
+	loop_timer_in(&s->grace, grace_ms(s));
 	/* The source drops what comes now, but must read on: the receipts
 	 * of the last acks are on the same stream. */
 	if (s->paused) {

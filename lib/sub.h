@@ -14,8 +14,11 @@
  * back on the server.  The driver calls resume when there is room.
  *
  * Stopping (--count, --idle-timeout, SIGTERM, a fatal error) takes no
- * more events, writes out what was taken, waits a little for the acks
- * of what was written (SUB_GRACE_MS at most), then closes the call.
+ * more events, writes out what was taken, waits for the acks of what
+ * was written, then closes the call.  The wait is SUB_GRACE_MS at most;
+ * for EngFlow with --ack-from, where acks come from the end of the
+ * pipeline, it is the ack deadline (SUB_ACK_WAIT_MS when the server's):
+ * past it the queue delivers those events again anyway.
  */
 #ifndef EVPIPE_SUB_H
 #define EVPIPE_SUB_H
@@ -35,6 +38,7 @@
 #include "target.h"
 
 #define SUB_GRACE_MS 5000
+#define SUB_ACK_WAIT_MS 60000 /* EngFlow's default ack deadline */
 #define SUB_MAX_PENDING 1000
 
 enum sub_api { SUB_API_ENGFLOW = 1, SUB_API_AXWAY, SUB_API_GENERIC };
