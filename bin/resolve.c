@@ -54,6 +54,7 @@ static const char options[] =
     "      --cacert=FILE          trusted CA certificates (PEM)\n"
     "      --central=URL          Axway Central, e.g. "
     "https://apicentral.axway.com\n"
+    "      --cert=FILE            client certificate (PEM) for mTLS\n"
     "      --dedupe-window=N      resolve an id seen among the last N "
     "once\n"
     "                             (default 10000; 0: off)\n"
@@ -64,6 +65,7 @@ static const char options[] =
     "      --event_store_endpoint=URL  the same as --endpoint\n"
     "  -h, --help                 print this help and exit\n"
     "      --insecure             do not verify the server's certificate\n"
+    "      --key=FILE             the private key of --cert (PEM)\n"
     "  -m, --max-record=SIZE      largest record in bytes (default 4M)\n"
     "      --on=PHASES            started, finished (the default) or\n"
     "                             started,finished\n"
@@ -76,8 +78,8 @@ static const char options[] =
     "up\n"
     "                             (default 0: never)\n"
     "      --tenant=ID            Axway organization id\n"
-    "      --tls_certificate=FILE client certificate (PEM) for mTLS\n"
-    "      --tls_key=FILE         its private key (PEM)\n"
+    "      --tls_certificate=FILE the same as --cert\n"
+    "      --tls_key=FILE         the same as --key\n"
     "      --token=TOKEN          the token itself (visible to other "
     "users)\n"
     "      --token-command=CMD    run CMD for the token\n"
@@ -118,12 +120,14 @@ static const struct option longopts[] = {
 	{ "builds", no_argument, NULL, OPT_BUILDS },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "central", required_argument, NULL, OPT_CENTRAL },
+	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "dedupe-window", required_argument, NULL, OPT_DEDUPE },
 	{ "drop-unknown", no_argument, NULL, OPT_DROP },
 	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
 	{ "event_store_endpoint", required_argument, NULL, OPT_ENDPOINT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "max-record", required_argument, NULL, 'm' },
 	{ "on", required_argument, NULL, OPT_ON },
 	{ "parallel", required_argument, NULL, OPT_PARALLEL },
@@ -592,7 +596,7 @@ parse_args(int argc, char *argv[])
 			    "--api axway needs --central and --tenant");
 		if (R.endpoint != NULL || R.builds || R.tls.cert != NULL)
 			cli_usage(synopsis,
-			    "--endpoint, --builds and --tls_certificate are "
+			    "--endpoint, --builds and --cert are "
 			    "for --api engflow");
 		if (!secret_isset(&R.token))
 			cli_usage(synopsis,
@@ -606,8 +610,7 @@ parse_args(int argc, char *argv[])
 			    "--central and --tenant are for --api axway");
 	}
 	if ((R.tls.cert == NULL) != (R.tls.key == NULL))
-		cli_usage(
-		    synopsis, "--tls_certificate and --tls_key go together");
+		cli_usage(synopsis, "--cert and --key go together");
 }
 
 static void

@@ -465,6 +465,7 @@ while True:
 	    "--api axway --central https://x --tenant t" \
 	    "--endpoint grpc://x --replay-mode sometimes" \
 	    "--endpoint grpc://x --tls_certificate c.pem" \
+	    "--endpoint grpc://x --key k.pem" \
 	    "--endpoint grpc://x --token a --token-file b" \
 	    "--endpoint grpc://x --token-file /nonexistent"; do
 		run resolve $args < /dev/null
