@@ -23,7 +23,11 @@ tls_error(void)
 
 	if (e == 0)
 		return "";
-	reason = ERR_reason_error_string(e);
+	/* A failed open() or read() of a PEM file: OpenSSL 3 keeps errno. */
+	if (ERR_SYSTEM_ERROR(e))
+		reason = strerror(ERR_GET_REASON(e));
+	else
+		reason = ERR_reason_error_string(e);
 	snprintf(
 	    buf, sizeof(buf), "%s", reason != NULL ? reason : "unknown error");
 	ERR_clear_error();
