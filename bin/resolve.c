@@ -621,7 +621,8 @@ setup_engflow(void)
 
 	if (target_parse(&o.target, R.endpoint, err, sizeof(err)) < 0)
 		cli_usage(synopsis, "%s", err);
-	if (!o.target.tls && (R.tls.cert != NULL || R.tls.cacert != NULL))
+	if (!o.target.tls &&
+	    (R.tls.cert != NULL || R.tls.cacert != NULL || R.tls.insecure))
 		cli_usage(
 		    synopsis, "%s: TLS options need grpcs://", R.endpoint);
 	o.tls = R.tls;

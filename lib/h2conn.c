@@ -1504,6 +1504,29 @@ opened(struct h2conn *c)
 	h2conn_flush(c);
 }
 
+/*
+ * A TLS call on c failed with SSL_get_error() e: c dies with OpenSSL's
+ * reason (e.g. an alert from the server), else the system's, and says
+ * when the server asked for a client certificate we did not have: with
+ * TLS 1.3 it can only refuse that after the handshake, and grpcio just
+ * closes the connection.
+ */
+static void
+tls_dead(struct h2conn *c, const char *what, int e)
+{
+	char why[300];
+	const char *reason = tls_error();
+
+	if (*reason == '\0' && e == SSL_ERROR_SYSCALL && errno != 0)
+		reason = strerror(errno);
+	snprintf(why, sizeof(why), "%s%s%s%s", what, *reason ? ": " : "",
+	    reason,
+	    !c->server && tls_cert_wanted(c->ssl) ?
+		" (the server asked for a client certificate)" :
+		"");
+	set_dead(c, why);
+}
+
 static void
 handshake(struct h2conn *c)
 {
@@ -1514,6 +1537,7 @@ handshake(struct h2conn *c)
 	int r, e;
 
 	ERR_clear_error();
+	errno = 0;
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
 		SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
 		if (alen != 2 || memcmp(alpn, "h2", 2) != 0) {
@@ -1536,13 +1560,13 @@ handshake(struct h2conn *c)
 		return;
 	}
 	vr = SSL_get_verify_result(c->ssl);
-	if (vr != X509_V_OK)
+	if (vr != X509_V_OK) {
 		snprintf(why, sizeof(why), "TLS handshake: %s",
 		    X509_verify_cert_error_string(vr));
-	else
-		snprintf(why, sizeof(why), "TLS handshake failed%s%s",
-		    ERR_peek_error() ? ": " : "", tls_error());
-	set_dead(c, why);
+		set_dead(c, why);
+	} else {
+		tls_dead(c, "TLS handshake failed", e);
+	}
 }
 
 static void
@@ -1618,6 +1642,7 @@ conn_read(struct h2conn *c)
 	for (;;) {
 		if (c->ssl != NULL) {
 			ERR_clear_error();
+			errno = 0;
 			n = SSL_read(c->ssl, buf, sizeof(buf));
 			if (n <= 0) {
 				e = SSL_get_error(c->ssl, (int)n);
@@ -1627,10 +1652,10 @@ conn_read(struct h2conn *c)
 					c->tls_wants_write = true;
 					return;
 				}
-				set_dead(c,
-				    e == SSL_ERROR_ZERO_RETURN ?
-					"closed by peer" :
-					"TLS read failed");
+				if (e == SSL_ERROR_ZERO_RETURN)
+					set_dead(c, "closed by peer");
+				else
+					tls_dead(c, "TLS read failed", e);
 				return;
 			}
 		} else {

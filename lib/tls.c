@@ -23,7 +23,11 @@ tls_error(void)
 
 	if (e == 0)
 		return "";
-	reason = ERR_reason_error_string(e);
+	/* A failed open() or read() of a PEM file: OpenSSL 3 keeps errno. */
+	if (ERR_SYSTEM_ERROR(e))
+		reason = strerror(ERR_GET_REASON(e));
+	else
+		reason = ERR_reason_error_string(e);
 	snprintf(
 	    buf, sizeof(buf), "%s", reason != NULL ? reason : "unknown error");
 	ERR_clear_error();
@@ -75,6 +79,32 @@ common(const SSL_METHOD *method, const struct tls_opts *o, char *err,
 	return ctx;
 }
 
+/* The ex_data slot set on a client SSL by no_client_cert. */
+static int cert_wanted_idx = -1;
+
+/*
+ * Fires on a client without a certificate when the server sends a
+ * CertificateRequest: notes it (a server that insists just closes the
+ * connection, often without an alert), and sends none.
+ */
+static int
+no_client_cert(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	(void)x509;
+	(void)pkey;
+	SSL_set_ex_data(ssl, cert_wanted_idx, ssl);
+	return 0;
+}
+
+/* Whether the server of client connection ssl asked for a certificate
+ * that we do not have. */
+bool
+tls_cert_wanted(SSL *ssl)
+{
+	return cert_wanted_idx >= 0 &&
+	    SSL_get_ex_data(ssl, cert_wanted_idx) != NULL;
+}
+
 SSL_CTX *
 tls_client_ctx(const struct tls_opts *o, char *err, size_t errlen)
 {
@@ -82,6 +112,12 @@ tls_client_ctx(const struct tls_opts *o, char *err, size_t errlen)
 
 	if (ctx == NULL)
 		return NULL;
+	if (o->cert == NULL) {
+		if (cert_wanted_idx < 0)
+			cert_wanted_idx = SSL_get_ex_new_index(
+			    0, NULL, NULL, NULL, NULL);
+		SSL_CTX_set_client_cert_cb(ctx, no_client_cert);
+	}
 	SSL_CTX_set_verify(
 	    ctx, o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2) - 1);

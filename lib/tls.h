@@ -18,6 +18,7 @@ struct tls_opts {
 SSL_CTX *tls_client_ctx(const struct tls_opts *, char *, size_t);
 SSL_CTX *tls_server_ctx(const struct tls_opts *, char *, size_t);
 SSL *tls_client_new(SSL_CTX *, int, const char *, bool, char *, size_t);
+bool tls_cert_wanted(SSL *);
 const char *tls_error(void);
 
 #endif

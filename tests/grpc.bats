@@ -21,30 +21,6 @@ teardown() {
 	stop_servers
 }
 
-# A CA, a server certificate for 127.0.0.1 and localhost, one for
-# another name, a client certificate, and a second (wrong) CA.
-make_certs() {
-	local d=$1
-	mkdir -p "$d" && cd "$d" || return 1
-	for ca in ca otherca; do
-		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$ca" \
-		    -keyout $ca.key -out $ca.pem 2>/dev/null
-	done
-	cert() {	# cert NAME SUBJECT SAN
-		openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
-		    -keyout "$1.key" -out "$1.csr" 2>/dev/null
-		printf 'subjectAltName=%s\n' "$3" > "$1.ext"
-		openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-	}
-	cert server localhost "IP:127.0.0.1,DNS:localhost"
-	cert elsewhere elsewhere.example "DNS:elsewhere.example"
-	cert client client "DNS:client"
-	cd - > /dev/null
-}
-
-PKI() { echo "$BATS_FILE_TMPDIR/pki/$1"; }
-
 # start_server NAME COMMAND...: run a server that prints "port N", wait
 # for that line, and set $PORT.
 start_server() {

@@ -12,6 +12,7 @@ setup_file() {
 	"$PYTHON3" "$PEERS/eventstore.py" notify --pyout "$ESPY" x > /dev/null
 	"$PYTHON3" "$PEERS/central.py" notify --pyout "$CPY" CREATED:/a/b > /dev/null
 	pyproto_setup
+	make_certs "$BATS_FILE_TMPDIR/pki"
 }
 
 setup() {
@@ -47,6 +48,12 @@ start_es() {
 	start_server es "$PYTHON3" "$PEERS/eventstore.py" serve --pyout "$ESPY" \
 	    --log es.log "$@"
 	ES=grpc://127.0.0.1:$PORT
+}
+
+# start_tls_es NAME [serve options]: the fake event store over TLS with
+# the certificate NAME of make_certs; $PORT is its port.
+start_tls_es() {
+	start_es --tls "$(PKI "$1.pem")" "$(PKI "$1.key")" "${@:2}"
 }
 
 start_central() {
@@ -369,6 +376,131 @@ for l in sys.stdin:
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
 }
 
+@test "grpcs: the server verified against --cacert, by address and by name; the events arrive" {
+	start_tls_es server --events 3
+	es notify inv1 > in.bin
+	for host in 127.0.0.1 localhost; do
+		rr in.bin out.bin --endpoint "grpcs://$host:$PORT" \
+		    --cacert "$(PKI ca.pem)"
+		echo "$host: $status $stderr"
+		[ "$status" -eq 0 ]
+		[ -z "$stderr" ]
+		run es check --events 3 inv1 < out.bin
+		[ "$output" = "ok 3 events" ]
+	done
+	# the source is the endpoint, as given
+	evcat out.bin | head -1 | grep -qF "\"source\":\"grpcs://localhost:$PORT\""
+	[ "$(grep -c '"phase": "start"' es.log)" -eq 2 ]
+}
+
+@test "grpcs: a certificate no trusted CA signed: one line saying so, exit 14 after --retries, no call" {
+	start_tls_es server --events 3
+	es notify inv1 > in.bin
+	want="resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: unable to get local issuer certificate"
+	# the system's CAs (no --cacert)
+	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 2
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "$want" ]
+	[ ! -s out.bin ]
+	# another CA
+	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --retries 1 \
+	    --cacert "$(PKI otherca.pem)"
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "$want" ]
+	[ ! -s out.bin ]
+	[ ! -s es.log ]
+}
+
+@test "grpcs: a certificate for another host: hostname or IP address mismatch, exit 14" {
+	# signed by the CA, for elsewhere.example only
+	start_tls_es elsewhere --events 3
+	es notify inv1 > in.bin
+	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --retries 1 \
+	    --cacert "$(PKI ca.pem)"
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: hostname mismatch" ]
+	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 1 \
+	    --cacert "$(PKI ca.pem)"
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: IP address mismatch" ]
+	[ ! -s out.bin ]
+	[ ! -s es.log ]
+}
+
+@test "--insecure: the certificate is not checked, a warning says so; grpcs:// only" {
+	# for another host, and no --cacert
+	start_tls_es elsewhere --events 3
+	es notify inv1 > in.bin
+	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --insecure
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "resolve: localhost:$PORT: --insecure: the server's certificate is not checked" ]
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+	run --separate-stderr resolve --endpoint "grpc://127.0.0.1:$PORT" --insecure < in.bin
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "resolve: grpc://127.0.0.1:$PORT: TLS options need grpcs://" ]
+}
+
+@test "grpcs to a cleartext event store: exit 14, saying so" {
+	start_es --events 3
+	es notify inv1 > in.bin
+	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 1 \
+	    --cacert "$(PKI ca.pem)"
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake failed: wrong version number" ]
+	[ ! -s es.log ]
+}
+
+@test "mutual TLS: --cert and --key, or --tls_certificate and --tls_key; none or a stranger's: exit 14, saying why" {
+	start_tls_es server --events 3 --client-ca "$(PKI ca.pem)"
+	es notify inv1 > in.bin
+	tls() {
+		rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" \
+		    --cacert "$(PKI ca.pem)" --retries 1 "$@"
+		echo "$*: $status $stderr"
+	}
+	tls --cert "$(PKI client.pem)" --key "$(PKI client.key)"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+	# the EngFlow client's names, as it spells them
+	tls --tls_certificate="$(PKI client.pem)" --tls_key="$(PKI client.key)"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+	# none: grpcio closes the connection after the TLS 1.3 handshake
+	tls
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS read failed: unexpected eof while reading (the server asked for a client certificate)" ]
+	[ ! -s out.bin ]
+	# one that another CA signed
+	tls --cert "$(PKI intruder.pem)" --key "$(PKI intruder.key)"
+	[ "$status" -eq 14 ]
+	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS read failed: unexpected eof while reading" ]
+	[ ! -s out.bin ]
+	# only the two good ones were calls
+	[ "$(grep -c '"phase": "start"' es.log)" -eq 2 ]
+}
+
+@test "TLS files that cannot be used: exit 64, naming the file and why" {
+	es notify inv1 > in.bin
+	tls() {
+		run --separate-stderr resolve --endpoint grpcs://127.0.0.1:1 "$@" < in.bin
+		echo "$*: $status $stderr"
+		[ "$status" -eq 64 ]
+	}
+	tls --cacert "$BATS_TEST_TMPDIR/nonexistent"
+	[ "$stderr" = "resolve: CA certificates $BATS_TEST_TMPDIR/nonexistent: No such file or directory" ]
+	tls --cacert "$(PKI client.key)"
+	[ "$stderr" = "resolve: CA certificates $(PKI client.key): no certificate or crl found" ]
+	tls --cert "$(PKI client.pem)" --key "$(PKI server.key)"
+	[ "$stderr" = "resolve: private key $(PKI server.key): key values mismatch" ]
+	tls --tls_certificate "$(PKI client.pem)" --tls_key "$BATS_TEST_TMPDIR/nonexistent"
+	[ "$stderr" = "resolve: private key $BATS_TEST_TMPDIR/nonexistent: No such file or directory" ]
+}
+
 @test "a malformed record ends the input after the events before it: exit 65" {
 	start_es --events 3
 	es notify inv1 inv2 > in.bin
@@ -465,6 +597,8 @@ while True:
 	    "--api axway --central https://x --tenant t" \
 	    "--endpoint grpc://x --replay-mode sometimes" \
 	    "--endpoint grpc://x --tls_certificate c.pem" \
+	    "--endpoint grpc://x --cacert c.pem" \
+	    "--endpoint grpc://x --insecure" \
 	    "--endpoint grpc://x --key k.pem" \
 	    "--endpoint grpc://x --token a --token-file b" \
 	    "--endpoint grpc://x --token-file /nonexistent"; do

@@ -62,28 +62,6 @@ count_rows() {
 	fi
 }
 
-make_certs() {
-	local d=$1
-	mkdir -p "$d" && cd "$d" || return 1
-	for ca in ca otherca; do
-		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$ca" \
-		    -keyout $ca.key -out $ca.pem 2>/dev/null
-	done
-	cert() {	# cert NAME SUBJECT SAN CA
-		openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
-		    -keyout "$1.key" -out "$1.csr" 2>/dev/null
-		printf 'subjectAltName=%s\n' "$3" > "$1.ext"
-		openssl x509 -req -in "$1.csr" -CA "$4.pem" -CAkey "$4.key" \
-		    -CAcreateserial -days 2 -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-	}
-	cert server localhost "IP:127.0.0.1,DNS:localhost" ca
-	cert client client "DNS:client" ca
-	cert intruder intruder "DNS:intruder" otherca
-	cd - > /dev/null
-}
-
-PKI() { echo "$BATS_FILE_TMPDIR/pki/$1"; }
-
 # serve [NAME] [store serve options]: start a server on a free loopback
 # port, wait for its "port N" line, set $PORT (and $PID).
 serve() {

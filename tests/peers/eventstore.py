@@ -35,6 +35,9 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   P: a client resumes after the last token it got, and must drop what
   it already has), --cut-at ID=K (every call for ID ends UNAVAILABLE
   right after event K).
+  --tls CERT KEY serves TLS with that certificate chain and key (PEM);
+  --client-ca CA (with --tls) also requires a client certificate
+  signed by CA.
   --queue ID (repeatable) also serves engflow.notification.v1.
   NotificationQueue/Pull on the same port, as a cluster does: the queue
   named --queue-name (default eventstore/lifecycle-events) delivers an
@@ -351,7 +354,21 @@ def serve(args):
                     request_deserializer=nq.PullNotificationRequest.FromString,
                     response_serializer=nq.PullNotificationResponse.SerializeToString),
             }),))
-    port = server.add_insecure_port("127.0.0.1:%d" % args.port)
+    addr = "127.0.0.1:%d" % args.port
+    if args.tls:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+        creds = grpc.ssl_server_credentials(
+            [(read(args.tls[1]), read(args.tls[0]))],
+            root_certificates=read(args.client_ca) if args.client_ca else None,
+            require_client_auth=bool(args.client_ca))
+        port = server.add_secure_port(addr, creds)
+    else:
+        port = server.add_insecure_port(addr)
+    if not port:
+        sys.exit("eventstore.py: cannot bind %s" % addr)
     server.start()
     print("port %d" % port, flush=True)
     done = threading.Event()
@@ -513,6 +530,8 @@ def main():
     s.add_argument("--workers", type=int, default=128)
     s.add_argument("--queue", action="append", default=[])
     s.add_argument("--queue-name", default="eventstore/lifecycle-events")
+    s.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    s.add_argument("--client-ca", metavar="CA")
     n = sub.add_parser("notify", parents=[common])
     n.add_argument("--kind", default="invocation-finished",
                    choices=["invocation-finished", "invocation-started",
@@ -527,6 +546,8 @@ def main():
     c.add_argument("--passthrough", type=int, default=0)
     c.add_argument("ids", nargs="+")
     args = ap.parse_args()
+    if args.cmd == "serve" and args.client_ca and not args.tls:
+        ap.error("--client-ca needs --tls")
     {"serve": serve, "notify": notify, "check": check}[args.cmd](args)
 
 
