@@ -163,15 +163,6 @@ header(char *arg)
 }
 
 static void
-token(enum secret_kind kind, const char *source)
-{
-	char err[300];
-
-	if (secret_set(&A.o.token, "token", kind, source, err, sizeof(err)) < 0)
-		usage("%s", err);
-}
-
-static void
 target(const char *url)
 {
 	char err[400];
@@ -282,16 +273,20 @@ parse(int argc, char **argv)
 				usage("--timeout %s: must be above 0", optarg);
 			break;
 		case O_TOKEN:
-			token(SECRET_ARGV, optarg);
+			cli_secret(
+			    synopsis, &A.o.token, "token", SECRET_ARGV, optarg);
 			break;
 		case O_TOKEN_COMMAND:
-			token(SECRET_COMMAND, optarg);
+			cli_secret(synopsis, &A.o.token, "token",
+			    SECRET_COMMAND, optarg);
 			break;
 		case O_TOKEN_ENV:
-			token(SECRET_ENV, optarg);
+			cli_secret(
+			    synopsis, &A.o.token, "token", SECRET_ENV, optarg);
 			break;
 		case O_TOKEN_FILE:
-			token(SECRET_FILE, optarg);
+			cli_secret(
+			    synopsis, &A.o.token, "token", SECRET_FILE, optarg);
 			break;
 		case 'v':
 			verbosity++;

@@ -123,15 +123,6 @@ api_timeout(void)
 	return v == 0 ? (int64_t)INT32_MAX : (int64_t)v * 1000;
 }
 
-static void
-set_token(struct secret *tok, enum secret_kind kind, const char *source)
-{
-	char err[256];
-
-	if (secret_set(tok, "token", kind, source, err, sizeof(err)) < 0)
-		cli_usage(synopsis, "%s", err);
-}
-
 static struct pack *
 load(const char *file, int *status)
 {
@@ -284,17 +275,21 @@ main(int argc, char *argv[])
 			o.tee = true;
 			break;
 		case OPT_TOKEN:
-			set_token(&token, SECRET_ARGV, optarg);
+			cli_secret(
+			    synopsis, &token, "token", SECRET_ARGV, optarg);
 			break;
 		case OPT_TOKEN_COMMAND:
-			set_token(&token, SECRET_COMMAND, optarg);
+			cli_secret(
+			    synopsis, &token, "token", SECRET_COMMAND, optarg);
 			break;
 		case OPT_TOKEN_ENV:
-			set_token(&token, SECRET_ENV, optarg);
+			cli_secret(
+			    synopsis, &token, "token", SECRET_ENV, optarg);
 			o.token_var = optarg;
 			break;
 		case OPT_TOKEN_FILE:
-			set_token(&token, SECRET_FILE, optarg);
+			cli_secret(
+			    synopsis, &token, "token", SECRET_FILE, optarg);
 			break;
 		case 'v':
 			verbosity++;
@@ -332,7 +327,7 @@ main(int argc, char *argv[])
 	/* flyte.md 1.8: FLYTE_JWT, when set and not empty. */
 	if (!secret_isset(&token) && (env = getenv("FLYTE_JWT")) != NULL &&
 	    *env != '\0')
-		set_token(&token, SECRET_ENV, "FLYTE_JWT");
+		cli_secret(synopsis, &token, "token", SECRET_ENV, "FLYTE_JWT");
 	if (secret_isset(&token) && secret_load(&token, err, sizeof(err)) < 0)
 		cli_usage(synopsis, "%s", err);
 	o.flyte.token = &token;

@@ -432,15 +432,6 @@ number(const char *opt, const char *arg, uint64_t min, uint64_t max)
 }
 
 static void
-token_from(enum secret_kind kind, const char *source)
-{
-	char err[300];
-
-	if (secret_set(&R.token, "token", kind, source, err, sizeof(err)) < 0)
-		cli_usage(synopsis, "%s", err);
-}
-
-static void
 parse_on(const char *arg)
 {
 	char *s, *p, *save = NULL;
@@ -569,16 +560,20 @@ parse_args(int argc, char *argv[])
 			R.tls.key = optarg;
 			break;
 		case OPT_TOKEN:
-			token_from(SECRET_ARGV, optarg);
+			cli_secret(
+			    synopsis, &R.token, "token", SECRET_ARGV, optarg);
 			break;
 		case OPT_TOKEN_COMMAND:
-			token_from(SECRET_COMMAND, optarg);
+			cli_secret(synopsis, &R.token, "token", SECRET_COMMAND,
+			    optarg);
 			break;
 		case OPT_TOKEN_ENV:
-			token_from(SECRET_ENV, optarg);
+			cli_secret(
+			    synopsis, &R.token, "token", SECRET_ENV, optarg);
 			break;
 		case OPT_TOKEN_FILE:
-			token_from(SECRET_FILE, optarg);
+			cli_secret(
+			    synopsis, &R.token, "token", SECRET_FILE, optarg);
 			break;
 		case 'v':
 			verbosity++;

@@ -238,7 +238,6 @@ static void
 read_env(void)
 {
 	const char *v;
-	char err[300];
 
 	A.db = getenv_set("DB_URI");
 	A.db_name = getenv_set("DB_NAME");
@@ -246,10 +245,9 @@ read_env(void)
 	A.db_table = getenv_set("DB_TABLE_NAME");
 	if ((v = getenv_set("DB_RETENTION_PERIOD")) != NULL)
 		duration_opt("DB_RETENTION_PERIOD", v, &A.retention_ns);
-	if (getenv_set("DB_PASSWORD") != NULL &&
-	    secret_set(&A.password, "database password", SECRET_ENV,
-		"DB_PASSWORD", err, sizeof(err)) < 0)
-		cli_usage(synopsis, "%s", err);
+	if (getenv_set("DB_PASSWORD") != NULL)
+		cli_secret(synopsis, &A.password, "database password",
+		    SECRET_ENV, "DB_PASSWORD");
 }
 
 static void
@@ -259,7 +257,6 @@ parse(int argc, char **argv)
 	bool seen[0x300] = { false }, loud = false;
 	const char *port;
 	uint64_t u;
-	char err[300];
 	size_t i;
 	int c;
 
@@ -321,9 +318,8 @@ parse(int argc, char **argv)
 			break;
 		case OPT_DB_PASSWORD_FILE:
 			A.password.kind = SECRET_NONE; /* the file wins */
-			if (secret_set(&A.password, "database password",
-				SECRET_FILE, optarg, err, sizeof(err)) < 0)
-				cli_usage(synopsis, "%s", err);
+			cli_secret(synopsis, &A.password, "database password",
+			    SECRET_FILE, optarg);
 			break;
 		case OPT_DB_TABLE:
 			A.db_table = optarg;
@@ -358,9 +354,8 @@ parse(int argc, char **argv)
 			A.source = optarg;
 			break;
 		case OPT_TOKEN_FILE:
-			if (secret_set(&A.token, "token", SECRET_FILE, optarg,
-				err, sizeof(err)) < 0)
-				cli_usage(synopsis, "%s", err);
+			cli_secret(
+			    synopsis, &A.token, "token", SECRET_FILE, optarg);
 			break;
 		case OPT_TYPE:
 			A.type = optarg;

@@ -161,15 +161,6 @@ parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
-static void
-set_token(struct sub_opts *o, enum secret_kind kind, const char *src)
-{
-	char err[300];
-
-	if (secret_set(&o->token, "token", kind, src, err, sizeof(err)) < 0)
-		cli_usage(synopsis, "%s", err);
-}
-
 /* Options that belong to one API only. */
 static void
 only_for(
@@ -408,16 +399,20 @@ main(int argc, char *argv[])
 			o.tenant = optarg;
 			break;
 		case OPT_TOKEN:
-			set_token(&o, SECRET_ARGV, optarg);
+			cli_secret(
+			    synopsis, &o.token, "token", SECRET_ARGV, optarg);
 			break;
 		case OPT_TOKEN_COMMAND:
-			set_token(&o, SECRET_COMMAND, optarg);
+			cli_secret(synopsis, &o.token, "token", SECRET_COMMAND,
+			    optarg);
 			break;
 		case OPT_TOKEN_ENV:
-			set_token(&o, SECRET_ENV, optarg);
+			cli_secret(
+			    synopsis, &o.token, "token", SECRET_ENV, optarg);
 			break;
 		case OPT_TOKEN_FILE:
-			set_token(&o, SECRET_FILE, optarg);
+			cli_secret(
+			    synopsis, &o.token, "token", SECRET_FILE, optarg);
 			break;
 		case OPT_TOPIC:
 			o.topic = optarg;

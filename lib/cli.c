@@ -156,3 +156,13 @@ cli_finish_stdout(void)
 	}
 	return 0;
 }
+
+void
+cli_secret(const char *synopsis, struct secret *s, const char *what,
+    enum secret_kind kind, const char *source)
+{
+	char err[300];
+
+	if (secret_set(s, what, kind, source, err, sizeof(err)) < 0)
+		cli_usage(synopsis, "%s", err);
+}

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdnoreturn.h>
 
+#include "secret.h"
+
 /* The long options every tool has and their getopt_long values. */
 #define CLI_OPT_VERSION 0x100
 
@@ -19,5 +21,11 @@ noreturn void cli_version(void);
 int cli_size(const char *, size_t *);
 int cli_uint(const char *, uint64_t, uint64_t, uint64_t *);
 int cli_finish_stdout(void);
+/*
+ * Set secret s (named what) from an option; a second source for it is
+ * a usage error.
+ */
+void cli_secret(const char *, struct secret *, const char *, enum secret_kind,
+    const char *);
 
 #endif
