@@ -15,10 +15,10 @@ const char *progname = "evpipe";
 int verbosity = LOG_WARN;
 static enum log_format format = LOG_PLAIN;
 
-static const char *const level_names[] = { "error", "warning", "info",
-	"debug" };
-/* sd-daemon(3): the syslog priorities err, warning, info, debug. */
-static const char journald_prio[] = { '3', '4', '6', '7' };
+static const char *const level_names[] = { "error", "warning", "info", "debug",
+	"notice" };
+/* sd-daemon(3): the syslog priorities err, warning, info, debug, notice. */
+static const char journald_prio[] = { '3', '4', '6', '7', '5' };
 
 /* 0, or -1 when name is not a format (log.h). */
 int
