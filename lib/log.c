@@ -37,6 +37,30 @@ log_set_format(const char *name)
 	return -1;
 }
 
+/*
+ * How long a stage waits (on its reader, on acknowledgements) before it
+ * says so: EVPIPE_WAIT_WARN seconds (evpipe(7)), 60 by default.
+ */
+int64_t
+wait_warn_ms(void)
+{
+	static int64_t ms = -1;
+	const char *s;
+	char *end;
+	double v;
+
+	if (ms < 0) {
+		ms = 60000;
+		s = getenv("EVPIPE_WAIT_WARN");
+		if (s != NULL && *s != '\0') {
+			v = strtod(s, &end);
+			if (*end == '\0' && v > 0 && v < 1e6)
+				ms = (int64_t)(v * 1000);
+		}
+	}
+	return ms;
+}
+
 /* The tool's name from argv[0], and the format from EVPIPE_LOG_FORMAT. */
 void
 log_init(const char *argv0)

@@ -12,6 +12,7 @@
 #ifndef EVPIPE_LOG_H
 #define EVPIPE_LOG_H
 
+#include <stdint.h>
 #include <stdnoreturn.h>
 
 enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_TRACE };
@@ -23,6 +24,7 @@ extern const char *progname;
 extern int verbosity;
 
 void log_init(const char *);
+int64_t wait_warn_ms(void);
 int log_set_format(const char *);
 void logmsg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void logsys(int, const char *, ...) __attribute__((format(printf, 2, 3)));

@@ -174,3 +174,19 @@ PY
 	[ "$n" -ge 1 ] && [ "$n" -lt $((attempts / 2)) ]
 	[ "$(grep -c "\"payload\"" sink.log)" -eq "$(wc -l < "$DATA/events.jsonl")" ]
 }
+
+@test "a stage says when its reader has taken nothing for EVPIPE_WAIT_WARN s, and when it takes again" {
+	"$PYTHON3" -c '
+import json
+for i in range(4000):
+    print(json.dumps({"specversion": "1.0", "id": "e%d" % i, "source": "/t",
+                      "type": "t", "data": {"pad": "x" * 400}}))' |
+	    evcat -e > many.pb
+	EVPIPE_WAIT_WARN=1 EVPIPE_LOG_FORMAT=level \
+	    store put --tee -d db.sqlite < many.pb 2> err |
+	    { sleep 3; cat > out.pb; }
+	cat err
+	grep -q '^store: warning: stdout: the reader has taken nothing for [0-9]s; holding the input back$' err
+	grep -q '^store: notice: stdout: the reader takes records again, after [0-9]s$' err
+	cmp many.pb out.pb
+}
