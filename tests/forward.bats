@@ -165,7 +165,7 @@ sys.exit(r.returncode)' "$@"
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "${lines[0]}" == "forward: grpc://127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: PERMISSION_DENIED: failing call "* ]]
-	[ "${lines[1]}" = "forward: 2 undelivered events written to dead.bin" ]
+	[ "${lines[1]}" = "forward: 2 events not delivered, written to dead.bin" ]
 	cmp ev.bin dead.bin
 }
 
@@ -236,9 +236,15 @@ sys.exit(r.returncode)' "$@"
 		    grep -q "\"id\": \"r$i\", .*\"payload\": \"pé$i\"" demo.log
 	done
 	[ "$(lines_matching demo.log '"payload"')" -eq 20 ]
-	# an event without protobuf or binary data cannot be a request
+	# an event without protobuf or binary data cannot be a request:
+	# nothing to deliver; passed over, or with --unsendable fail, bad input
 	evcat -e "$DATA/man/events.jsonl" > text.bin
-	run forward -p unary --to grpc://127.0.0.1:$PORT --method /a.B/C < text.bin
+	run forward -v -n -p unary --method /a.B/C < text.bin
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"forward: record 1: event 1 has no protobuf or binary data: nothing to deliver; passed over"* ]]
+	[ "$(grep -c '^# /a.B/C$' <<< "$output")" -eq 1 ]
+	run forward -p unary --to grpc://127.0.0.1:$PORT --method /a.B/C \
+	    --unsendable fail < text.bin
 	[ "$status" -eq 65 ]
 	[ "$output" = "forward: stdin: record 1 at byte 0: event 1 has no protobuf or binary data" ]
 }
@@ -351,19 +357,46 @@ sys.exit(r.returncode)' "$@"
 	! grep -q '"lifecycle"' bes.log
 }
 
-@test "bes: an event that is not a build event: exit 65 after the ones before it" {
-	events make --invocations 1 --events 5 > ev.bin
-	evcat -e "$DATA/man/events.jsonl" >> ev.bin
+@test "bes: an event that is not a build event is passed over; one that does not parse: exit 65" {
+	events make --invocations 2 --events 4 --interleave > ev.bin
+	evcat -e "$DATA/man/events.jsonl" > text.bin
+	# records 1-5 build events, 6-7 text, 8-10 build events
+	head -c "$(events offset ev.bin 5)" ev.bin > a.bin
+	tail -c +"$(($(events offset ev.bin 5) + 1))" ev.bin > b.bin
+	cat a.bin text.bin b.bin > ev.bin
 	sink bes bes_sink.py
-	run forward -p bes --to grpc://127.0.0.1:$PORT < ev.bin
+	forward -v -p bes --to grpc://127.0.0.1:$PORT --tee < ev.bin > tee.bin 2> err
+	cat err
+	# passed over: on to --tee like the rest, in input order
+	cmp ev.bin tee.bin
+	grep -q '^forward: record 6: event 1 has no protobuf data: nothing to deliver; passed over$' err
+	grep -q '^forward: 2 events with nothing to deliver for --protocol bes passed over$' err
+	[ "$(lines_matching bes.log '"commit"')" -eq 8 ]
+	# --unsendable fail: the old strictness
+	sink bes2 bes_sink.py
+	run forward -p bes --to grpc://127.0.0.1:$PORT --unsendable fail < ev.bin
 	echo "$output"
 	[ "$status" -eq 65 ]
 	[[ "$output" == "forward: stdin: record 6 at byte "*": event 1 has no protobuf data" ]]
-	[ "$(lines_matching bes.log '"commit"')" -eq 5 ]
-	sink bes2 bes_sink.py
-	forward -p bes --to grpc://127.0.0.1:$PORT --skip-unknown --tee < ev.bin > tee.bin
 	[ "$(lines_matching bes2.log '"commit"')" -eq 5 ]
-	[ "$(evcat tee.bin | wc -l)" -eq 7 ]
+	# a build event whose bytes do not parse is bad input whatever the option
+	"$PYTHON3" - > bad.bin <<-'END'
+	import sys
+	from google.protobuf.internal.encoder import _VarintBytes
+	import cloudevent_pb2
+	ev = cloudevent_pb2.CloudEvent(id="x", source="/s", spec_version="1.0", type="t")
+	ev.proto_data.type_url = "type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent"
+	ev.proto_data.value = b"\x0a\x05ab"
+	b = ev.SerializeToString()
+	sys.stdout.buffer.write(_VarintBytes(len(b)) + b)
+	END
+	sink bes3 bes_sink.py
+	cat ev.bin bad.bin > all.bin
+	run forward -p bes --to grpc://127.0.0.1:$PORT < all.bin
+	echo "$output"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"record 11 at byte "*"BuildProgressEvent does not parse" ]]
+	[ "$(lines_matching bes3.log '"commit"')" -eq 8 ]
 }
 
 # ---- store -------------------------------------------------------------

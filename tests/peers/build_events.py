@@ -22,6 +22,10 @@ of what a sink received.
       data, an Any of an unknown type, a Timestamp with a field it does
       not know, a Notification holding a BuildLifecycleEventNotification.
 
+  build_events.py offset EVENTS N
+      The byte offset of record N + 1 (from 1) in EVENTS: the size of
+      its first N records.
+
   build_events.py check-bes EVENTS LOG
       Every tool event of EVENTS was committed exactly once in LOG (a
       bes_sink.py log), on its stream at the right position (sequence
@@ -36,7 +40,11 @@ of what a sink received.
       proto_data (or to the whole CloudEvent when it has none), and that
       is byte for byte what text_format.MessageToString prints for it:
       the message, or the Any itself when text would lose something of
-      it; text data as it is."""
+      it; text data as it is.  A notification (proto_data an
+      engflow.notification.v1.Notification) is sent as EngFlow's client
+      sends it (engflow.md 2.3, 2.6): id = the notification id (the
+      event's id), payload = the text format of its payload Any, which
+      parses back to that Any."""
 import hashlib
 import json
 import sys
@@ -50,6 +58,7 @@ from engflow.eventstore.v1 import build_event_pb2, eventstore_pb2
 from google.devtools.build.v1 import build_events_pb2
 
 BPE_URL = "type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent"
+NOTE_URL = "type.googleapis.com/engflow.notification.v1.Notification"
 SBE_URL = "type.googleapis.com/engflow.eventstore.v1.StreamedBuildEvent"
 TOOL, CONTROLLER = 3, 1
 
@@ -324,6 +333,25 @@ def check_bes(events, logpath):
     return 1 if errors else 0
 
 
+def check_notification(ev, got, errors):
+    from google.protobuf import any_pb2
+    from engflow.notification.v1 import notification_pb2
+    note = notification_pb2.Notification()
+    note.ParseFromString(ev.proto_data.value)
+    text = text_format.MessageToString(note.payload)
+    payloads = got.get(ev.id, [])
+    if text not in payloads:
+        errors.append("%s: notification: no payload is the text of its "
+                      "payload Any: %r" % (ev.id, text[:300]))
+        return
+    payloads.remove(text)
+    back = any_pb2.Any()
+    text_format.Parse(text, back)
+    if back.SerializeToString() != note.payload.SerializeToString():
+        errors.append("%s: the notification's payload does not parse back"
+                      % ev.id)
+
+
 def check_demo(events, logpath):
     from google.protobuf import any_pb2, descriptor_pool, symbol_database
     import_all()
@@ -336,6 +364,10 @@ def check_demo(events, logpath):
     errors, n = [], 0
     for ev in read_records(events):
         n += 1
+        if ev.WhichOneof("data") == "proto_data" and \
+                ev.proto_data.type_url == NOTE_URL:
+            check_notification(ev, got, errors)
+            continue
         rid = ev.attributes["subject"].ce_string \
             if "subject" in ev.attributes else ev.id
         payloads = got.get(rid, [])
@@ -377,6 +409,13 @@ def main():
         return make_mixed()
     if len(sys.argv) == 4 and sys.argv[1] == "check-bes":
         return check_bes(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] == "offset":
+        data, pos = open(sys.argv[2], "rb").read(), 0
+        for _ in range(int(sys.argv[3])):
+            n, pos = _DecodeVarint(data, pos)
+            pos += n
+        print(pos)
+        return 0
     if len(sys.argv) == 4 and sys.argv[1] == "check-demo":
         return check_demo(sys.argv[2], sys.argv[3])
     sys.exit(__doc__)
