@@ -15,6 +15,15 @@ of what a sink received.
       store has them.  --interleave alternates invocations event by
       event.  --ack sets evpipeack "ack-<event id>".  --streamed wraps
       each event in a StreamedBuildEvent.
+      --notifications ahead: each invocation's events come after its
+      InvocationFinished notification as subscribe(1) writes it (id
+      "note-<k>", proto_data an engflow.notification.v1.Notification),
+      without evpipeack, and with --ack only the invocation's last event
+      has one, the notification's id: resolve --pass-notifications.
+      --notifications unresolved: each invocation's events come after
+      its InvocationStarted notification and before a redelivered
+      InvocationFinished one marked evpipeunresolved DUPLICATE, both
+      with evpipeack (their id): what resolve passes on unresolved.
 
   build_events.py make-mixed
       One event of each kind the demo target renders differently:
@@ -86,6 +95,7 @@ def make(argv):
     ap.add_argument("--size", type=int, default=16)
     ap.add_argument("--keywords", default="command_name=build")
     ap.add_argument("--streamed", action="store_true")
+    ap.add_argument("--notifications", choices=("ahead", "unresolved"))
     a = ap.parse_args(argv)
     keywords = [k for k in a.keywords.split(",") if k]
 
@@ -144,7 +154,19 @@ def make(argv):
                 kinds + ["finished"] + (["build_finished"]
                                         if k % 2 == 1 or k == a.invocations - 1
                                         else [])
-        per.append([progress(k, j, kind) for j, kind in enumerate(kinds)])
+        evs = [progress(k, j, kind) for j, kind in enumerate(kinds)]
+        if a.notifications == "ahead":
+            note = notification_event(k, "finished")
+            if a.ack:
+                for ev in evs:
+                    del ev.attributes["evpipeack"]
+                evs[-1].attributes["evpipeack"].ce_string = note.id
+            evs.insert(0, note)
+        elif a.notifications == "unresolved":
+            evs.insert(0, notification_event(k, "started", ack=True))
+            evs.append(notification_event(k, "finished", ack=True,
+                                          unresolved="DUPLICATE"))
+        per.append(evs)
     order = []
     if a.interleave:
         for j in range(max(len(p) for p in per)):
@@ -156,6 +178,41 @@ def make(argv):
     for ev in order:
         b = ev.SerializeToString()
         out.write(_VarintBytes(len(b)) + b)
+
+
+def notification_event(k, kind, ack=False, unresolved=None):
+    """Invocation k's notification as subscribe(1) writes it (THE
+    EVENTS): the Notification in proto_data, id its id, type the
+    payload's kind, subject the invocation id."""
+    from engflow.notification.v1 import notification_pb2
+    from engflow.eventstore.v1 import notifications_pb2
+    blen = notifications_pb2.BuildLifecycleEventNotification(
+        instance_name="default", build_id="build-%d" % (k // 2),
+        keywords=["command_name=build"])
+    inv = "inv-%04d" % k
+    if kind == "started":
+        blen.invocation_started.invocation_id = inv
+        name = "InvocationStarted"
+    else:
+        blen.invocation_finished.invocation_id = inv
+        name = "InvocationFinished"
+    note = notification_pb2.Notification(id="note-%d-%s" % (k, kind))
+    note.timestamp.seconds = 1700000000 + k
+    note.payload.Pack(blen)
+    ev = cloudevent_pb2.CloudEvent(
+        id=note.id, source="grpc://queue.test/eventstore/lifecycle-events",
+        spec_version="1.0",
+        type="engflow.eventstore.v1.BuildLifecycleEventNotification." + name)
+    ev.attributes["time"].ce_timestamp.seconds = note.timestamp.seconds
+    ev.attributes["subject"].ce_string = inv
+    ev.attributes["engflowbuildid"].ce_string = blen.build_id
+    ev.attributes["engflowinstance"].ce_string = "default"
+    if ack:
+        ev.attributes["evpipeack"].ce_string = note.id
+    if unresolved:
+        ev.attributes["evpipeunresolved"].ce_string = unresolved
+    ev.proto_data.Pack(note)
+    return ev
 
 
 def make_mixed():
