@@ -713,10 +713,8 @@ quit(struct fwd *f)
 	loop_timer_stop(&f->outwait);
 	progress_end(&f->progress);
 	report(f);
-	if (f->o.acked_to != NULL && outbuf_pending(&f->ackw.out) > 0)
-		lwarn("%s: nobody reads it: acks not written (the source "
-		      "will deliver those events again)",
-		    f->o.acked_to);
+	if (f->o.acked_to != NULL)
+		ackw_warn_unwritten(&f->ackw);
 	loop_quit(f->status);
 }
 
