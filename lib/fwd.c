@@ -25,8 +25,8 @@
 #include "sig.h"
 #include "textformat.h"
 
-#define DEAD_SYNC_BYTES \
-	(1024u * 1024) /* --dead-letter: sync at least so often */
+/* --dead-letter: sync at least once per this many bytes written */
+#define DEAD_SYNC_BYTES (1024u * 1024)
 
 /* What becomes of the rest of stdin after a final failure. */
 enum rest { REST_NONE, REST_SAVE, REST_COUNT };

@@ -899,6 +899,12 @@ kill9() {
 		[ "$status" -eq 74 ]
 		[ "$output" = "forward: stdout: No space left on device" ]
 	done
+	# 74: --dead-letter that cannot be written
+	run forward -n -p bes --unsendable dead-letter --dead-letter /dev/full < ev.bin
+	echo "$output"
+	no_crash
+	[ "$status" -eq 74 ]
+	[ "${lines[0]}" = "forward: /dev/full: No space left on device" ]
 	# 74: stdin that cannot be read
 	run forward --to grpc://127.0.0.1:$PORT < .
 	no_crash
