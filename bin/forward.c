@@ -45,6 +45,7 @@ enum {
 	O_TOKEN_COMMAND,
 	O_TOKEN_ENV,
 	O_TOKEN_FILE,
+	O_UNSENDABLE,
 	O_WHOLE,
 	O_VERSION = CLI_OPT_VERSION,
 };
@@ -80,7 +81,7 @@ static const struct clitab options[] = {
 	{ "retries", O_RETRIES, "N",
 	    "give up after N failures in a row (default: never)" },
 	{ "skip-unknown", O_SKIP_UNKNOWN, NULL,
-	    "pass over events the protocol cannot carry" },
+	    "the same as --unsendable=skip (the default)" },
 	{ "tee", O_TEE, NULL, "write each delivered event to stdout" },
 	{ "timeout", O_TIMEOUT, "TIME",
 	    "deadline of unary calls (default 30s)" },
@@ -91,6 +92,8 @@ static const struct clitab options[] = {
 	    "the token is what this prints" },
 	{ "token-env", O_TOKEN_ENV, "NAME", "the token is in this variable" },
 	{ "token-file", O_TOKEN_FILE, "FILE", "the token is in this file" },
+	{ "unsendable", O_UNSENDABLE, "ACTION",
+	    "skip, dead-letter or fail: events with nothing to deliver" },
 	{ "verbose", 'v', NULL, "print more (repeatable)" },
 	{ "version", O_VERSION, NULL, "print the version and exit" },
 	{ "whole", O_WHOLE, NULL, "demo, unary: send the whole CloudEvent" },
@@ -103,7 +106,7 @@ static struct {
 	const char *protocol, *method;
 	struct bes_opts bes;
 	struct store_opts store;
-	bool whole, set_batch, set_linger;
+	bool whole, set_batch, set_linger, set_unsendable;
 } A;
 
 #define usage(...) cli_usage(synopsis, __VA_ARGS__)
@@ -262,7 +265,8 @@ parse(int argc, char **argv)
 			A.o.retries = number("retries", optarg, 1, UINT32_MAX);
 			break;
 		case O_SKIP_UNKNOWN:
-			A.o.skip_unknown = true;
+			A.o.unsendable = FWD_UNSENDABLE_SKIP;
+			A.set_unsendable = true;
 			break;
 		case O_TEE:
 			A.o.tee = true;
@@ -287,6 +291,19 @@ parse(int argc, char **argv)
 		case O_TOKEN_FILE:
 			cli_secret(
 			    synopsis, &A.o.token, "token", SECRET_FILE, optarg);
+			break;
+		case O_UNSENDABLE:
+			if (strcmp(optarg, "skip") == 0)
+				A.o.unsendable = FWD_UNSENDABLE_SKIP;
+			else if (strcmp(optarg, "dead-letter") == 0)
+				A.o.unsendable = FWD_UNSENDABLE_DEAD_LETTER;
+			else if (strcmp(optarg, "fail") == 0)
+				A.o.unsendable = FWD_UNSENDABLE_FAIL;
+			else
+				usage("--unsendable %s: skip, dead-letter or "
+				      "fail",
+				    optarg);
+			A.set_unsendable = true;
 			break;
 		case 'v':
 			verbosity++;
@@ -330,8 +347,13 @@ check(void)
 		usage("--lifecycle and --project-id are for --protocol bes");
 	if ((A.set_batch || A.set_linger) && !store)
 		usage("--batch and --linger are for --protocol store");
-	if (A.o.skip_unknown && demo)
-		usage("--skip-unknown: the demo protocol takes every event");
+	if (A.set_unsendable && (demo || store))
+		usage("--unsendable and --skip-unknown are for --protocol bes "
+		      "or unary: %s takes every event",
+		    p);
+	if (A.o.unsendable == FWD_UNSENDABLE_DEAD_LETTER &&
+	    A.o.dead_letter == NULL)
+		usage("%s", "--unsendable dead-letter needs --dead-letter");
 	if (A.o.tee && A.o.dry_run)
 		usage("%s", "--tee and --dry-run both write to stdout");
 	if (A.o.tee && isatty(STDOUT_FILENO))

@@ -192,6 +192,19 @@ ackw_idle(const struct ackw *w)
 	return outbuf_pending(&w->out) == 0 || w->fd < 0;
 }
 
+/*
+ * At the end: acks still queued because nobody reads the FIFO are
+ * lost with us; say so (the source will deliver those events again).
+ */
+void
+ackw_warn_unwritten(const struct ackw *w)
+{
+	if (outbuf_pending(&w->out) > 0)
+		lwarn("%s: nobody reads it: acks not written (the source "
+		      "will deliver those events again)",
+		    w->path);
+}
+
 /* Write what the reader takes now, without waiting, and close. */
 void
 ackw_close(struct ackw *w)

@@ -46,6 +46,7 @@ struct ackw {
 int ackw_open(struct ackw *, const char *, char *, size_t);
 int ackw_put(struct ackw *, const char *);
 bool ackw_idle(const struct ackw *);
+void ackw_warn_unwritten(const struct ackw *);
 void ackw_close(struct ackw *);
 
 /* The reader: subscribe --ack-from. */

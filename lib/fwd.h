@@ -1,14 +1,21 @@
 /*
  * forward's delivery engine, the part every target protocol shares.
  *
- * Events come in from stdin (recin.h) into a bounded window; the
- * target (demo, bes, store, unary) sends them and reports each one the
- * server acknowledged with fwd_delivered(): only then is it written to
- * --tee and its evpipeack to --acked-to, and its room in the window
- * given back.  While the window is full, stdin is not read: the
- * pipeline upstream blocks (backpressure).  A failure the target does
- * not retry ends everything through fwd_fail(): the events still in
- * the window go to --dead-letter, and the tool exits with the status.
+ * Events come in from stdin (recin.h) into a bounded window (fwdwin.h)
+ * kept in input order; the target (demo, bes, store, unary) sends them
+ * and reports each one the server acknowledged with fwd_delivered(),
+ * in any order.  An event leaves the window, and only then goes to
+ * --tee and its evpipeack to --acked-to, once it *and every event read
+ * before it* are handled: delivered, passed over, or saved in
+ * --dead-letter (evpipe(7), ACKNOWLEDGEMENT: the low-water mark).
+ * While the window is full, stdin is not read: the pipeline upstream
+ * blocks (backpressure).
+ *
+ * A failure the target does not retry ends everything through
+ * fwd_fail(): what was not delivered, the rest of the input too, goes
+ * to --dead-letter, and the tool exits with the status.  fwd_fail()
+ * only marks: the target is stopped later, from the loop, so a target
+ * may call it anywhere and go on using what it holds until it returns.
  *
  * A target is a table of functions (struct fwd_target) and its own
  * state; the engine calls them from the loop, never re-entrantly.
@@ -30,13 +37,22 @@
 #define FWD_MAX_HEADERS 32
 #define FWD_WINDOW_BYTES (64u * 1024 * 1024) /* in flight, at most */
 
-/* One accepted event, from stdin until the server acknowledged it. */
+/* Where an event is, from stdin until it leaves the window. */
+enum fwd_ev_state {
+	FWD_EV_PENDING, /* the target's, not delivered */
+	FWD_EV_SAVING, /* written to --dead-letter, not yet synced */
+	FWD_EV_HANDLED, /* delivered, passed over or saved: may leave */
+};
+
+/* One accepted event, from stdin until it leaves the window. */
 struct fwd_ev {
 	struct fwd_ev *prev, *next; /* the window, in input order */
 	uint64_t recno; /* input record number, from 1 */
 	uint8_t *body; /* the record: a CloudEvent */
 	size_t len;
 	char *ack; /* its evpipeack attribute, or NULL */
+	int state; /* enum fwd_ev_state */
+	bool pass; /* goes to --tee when it leaves */
 	/* The target's. */
 	struct fwd_ev *link; /* in one of its queues */
 	void *owner; /* what it belongs to (a stream, a batch) */
@@ -47,6 +63,13 @@ struct fwd_ev {
 };
 
 enum auth_header { AUTH_ENGFLOW, AUTH_BEARER };
+
+/* --unsendable: an event the protocol has nothing to deliver for. */
+enum fwd_unsendable {
+	FWD_UNSENDABLE_SKIP, /* pass it over: handled (the default) */
+	FWD_UNSENDABLE_DEAD_LETTER, /* save it in --dead-letter: handled */
+	FWD_UNSENDABLE_FAIL, /* bad input: stop, exit 65 */
+};
 
 struct fwd_opts {
 	struct gchannel_opts chan;
@@ -61,7 +84,8 @@ struct fwd_opts {
 	uint64_t retries; /* failed attempts in a row; 0: forever */
 	size_t max_record;
 	const char *acked_to, *dead_letter;
-	bool tee, dry_run, skip_unknown;
+	enum fwd_unsendable unsendable;
+	bool tee, dry_run;
 };
 
 struct fwd;
@@ -70,9 +94,14 @@ struct fwd_target {
 	const char *name;
 	/*
 	 * A new event (the decoded CloudEvent lives until this returns).
-	 * FWD_TAKEN: it is the target's until delivered; FWD_SKIP: nothing
-	 * to send, it counts as delivered; FWD_BAD: not an event this
-	 * target can carry (err says why; the input stops, exit 65).
+	 * FWD_TAKEN: it is the target's until delivered (which may happen
+	 * before this returns); FWD_SKIP: nothing to send by design (a
+	 * lifecycle event without --lifecycle), it is handled at once;
+	 * FWD_UNSENDABLE: a well-formed event of a kind this target
+	 * carries nothing for (a notification to a BES), --unsendable
+	 * says what becomes of it; FWD_BAD: its data does not parse as
+	 * what the target needs (the input stops, exit 65).  err says why
+	 * for all but FWD_TAKEN.
 	 */
 	int (*take)(
 	    void *, struct fwd_ev *, const CloudEvent *, char *, size_t);
@@ -85,7 +114,7 @@ struct fwd_target {
 	void (*free)(void *);
 };
 
-enum { FWD_TAKEN, FWD_SKIP, FWD_BAD };
+enum { FWD_TAKEN, FWD_SKIP, FWD_UNSENDABLE, FWD_BAD };
 
 struct fwd *fwd_new(const struct fwd_opts *, int *, char *, size_t);
 void fwd_set_target(struct fwd *, const struct fwd_target *, void *);

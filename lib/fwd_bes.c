@@ -18,6 +18,10 @@
  * InvocationAttemptStarted before the tool stream and the finish events
  * after it.  Without --lifecycle they are not sent (Bazel can be told
  * the same) but still end their streams.
+ *
+ * An event of any other type (a notification resolve passed on, say)
+ * has nothing to go on a BES: the engine passes it over or saves it
+ * (--unsendable); one whose build event does not parse is bad input.
  */
 #include "config.h"
 
@@ -146,12 +150,17 @@ view_free(struct view *v)
 	v->outer = NULL;
 }
 
+/* What an event is to this target (view_of). */
+enum { VIEW_OK, VIEW_END, VIEW_OTHER, VIEW_BAD };
+
 /*
  * The build event an Any holds: a BuildProgressEvent (what the event
  * store streams), a StreamedBuildEvent around one (resolve's --whole
  * output), or an OrderedBuildEvent (its number is not kept: every
- * stream is numbered here).  FWD_SKIP for a StreamedBuildEvent without
- * an event (the end of a replay).
+ * stream is numbered here).  VIEW_END for a StreamedBuildEvent without
+ * an event (the end of a replay); VIEW_OTHER for any other type (a
+ * notification, say: nothing to deliver); VIEW_BAD when the bytes do
+ * not parse as the type says.
  */
 static int
 view_any(
@@ -165,23 +174,28 @@ view_any(
 	memset(v, 0, sizeof(*v));
 	if (d != &engflow__eventstore__v1__build_progress_event__descriptor &&
 	    d != &engflow__eventstore__v1__streamed_build_event__descriptor &&
-	    d != &google__devtools__build__v1__ordered_build_event__descriptor)
-		return errf(err, len, "%s is not a build event", any->type_url);
+	    d !=
+		&google__devtools__build__v1__ordered_build_event__descriptor) {
+		errf(err, len, "%s is not a build event", any->type_url);
+		return VIEW_OTHER;
+	}
 	v->outer = protobuf_c_message_unpack(
 	    d, NULL, any->value.len, any->value.data);
-	if (v->outer == NULL)
-		return errf(err, len, "%s does not parse", any->type_url);
+	if (v->outer == NULL) {
+		errf(err, len, "%s does not parse", any->type_url);
+		return VIEW_BAD;
+	}
 	if (d ==
 	    &google__devtools__build__v1__ordered_build_event__descriptor) {
 		obe = (OBE *)v->outer;
 		v->sid = obe->stream_id;
 		v->be = obe->event;
-		return 0;
+		return VIEW_OK;
 	}
 	if (d == &engflow__eventstore__v1__streamed_build_event__descriptor) {
 		sbe = (SBE *)v->outer;
 		if ((bpe = sbe->event) == NULL)
-			return 1;
+			return VIEW_END;
 	} else {
 		bpe = (BPE *)v->outer;
 	}
@@ -190,7 +204,7 @@ view_any(
 	v->service_level = (int)bpe->service_level;
 	v->nkw = bpe->n_notification_keywords;
 	v->kw = bpe->notification_keywords;
-	return 0;
+	return VIEW_OK;
 }
 
 static int
@@ -200,19 +214,23 @@ view_of(const CloudEvent *ce, struct view *v, char *err, size_t len)
 
 	if (ce->data_case != CE_DATA_PROTO) {
 		memset(v, 0, sizeof(*v));
-		return errf(err, len, "event %s has no protobuf data", ce->id);
+		errf(err, len, "event %s has no protobuf data", ce->id);
+		return VIEW_OTHER;
 	}
-	if ((k = view_any(ce->proto_data, v, err, len)) != 0)
+	if ((k = view_any(ce->proto_data, v, err, len)) != VIEW_OK) {
+		view_free(v);
 		return k;
+	}
 	if (v->sid == NULL || v->sid->build_id == NULL ||
 	    *v->sid->build_id == '\0' || v->be == NULL) {
 		view_free(v);
-		return errf(err, len,
+		errf(err, len,
 		    "event %s: a build event needs stream_id.build_id and "
 		    "build_event",
 		    ce->id);
+		return VIEW_BAD;
 	}
-	return 0;
+	return VIEW_OK;
 }
 
 /* An event held back by its build's barrier, decoded again. */
@@ -223,7 +241,7 @@ view_again(const struct fwd_ev *ev, struct view *v)
 	char err[300];
 
 	ce = io__cloudevents__v1__cloud_event__unpack(NULL, ev->len, ev->body);
-	if (ce == NULL || view_of(ce, v, err, sizeof(err)) != 0)
+	if (ce == NULL || view_of(ce, v, err, sizeof(err)) != VIEW_OK)
 		die(EXIT_INTERNAL, "record %llu does not decode again",
 		    (unsigned long long)ev->recno);
 	protobuf_c_message_free_unpacked(&ce->base, NULL);
@@ -903,14 +921,16 @@ take(void *ctx, struct fwd_ev *ev, const CloudEvent *ce, char *err, size_t len)
 	struct bes *b = ctx;
 	struct build *bd;
 	struct view v;
-	int k;
 
 	evict(b);
-	if ((k = view_of(ce, &v, err, len)) < 0)
-		return fwd_opts(b->f)->skip_unknown ? FWD_SKIP : FWD_BAD;
-	if (k > 0) {
+	switch (view_of(ce, &v, err, len)) {
+	case VIEW_END:
 		errf(err, len, "a stream's end without an event");
 		return FWD_SKIP;
+	case VIEW_OTHER:
+		return FWD_UNSENDABLE;
+	case VIEW_BAD:
+		return FWD_BAD;
 	}
 	ev->kind = kind_of(v.be);
 	if (ev->kind == K_LIFE && !b->o.lifecycle) {

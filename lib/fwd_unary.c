@@ -260,7 +260,7 @@ fwd_unary_start(struct fwd *f, const struct unary_spec *spec)
 
 struct method {
 	char *path;
-	bool whole, skip;
+	bool whole;
 };
 
 /*
@@ -287,7 +287,7 @@ method_build(
 	} else {
 		errf(err, len, "event %s has no protobuf or binary data",
 		    ce->id);
-		return m->skip ? FWD_SKIP : FWD_BAD;
+		return FWD_UNSENDABLE;
 	}
 	if ((ev->req = malloc(n > 0 ? n : 1)) == NULL)
 		die(EXIT_INTERNAL, "out of memory");
@@ -369,7 +369,6 @@ fwd_method_start(
 	    (m->path = strdup(path)) == NULL)
 		die(EXIT_INTERNAL, "out of memory");
 	m->whole = whole;
-	m->skip = fwd_opts(f)->skip_unknown;
 	spec.path = m->path;
 	spec.ctx = m;
 	fwd_unary_start(f, &spec);

@@ -114,6 +114,8 @@ finish_check(struct loop_timer *t)
 			return;
 		}
 		lwarn("%s: the reader did not take the last acks", E.ack.path);
+	} else if (E.ack_open) {
+		ackw_warn_unwritten(&E.ack);
 	}
 	loop_quit(E.status);
 }

@@ -63,6 +63,21 @@ events() {
 	"$PYTHON3" "$PEERS/build_events.py" "$@"
 }
 
+ack() {
+	"$PYTHON3" "$PEERS/ack_check.py" "$@"
+}
+
+# no_crash: the last `run` ended by itself (no signal) and without a
+# sanitizer report (the suite also runs under ASan+UBSan).
+no_crash() {
+	if [ "$status" -ge 128 ] || [[ "$output" == *Sanitizer* ]] ||
+	    [[ "$output" == *"runtime error"* ]]; then
+		echo "crashed: status $status" >&2
+		echo "$output" >&2
+		return 1
+	fi
+}
+
 # lines FILE PATTERN: how many lines of FILE match.
 lines_matching() {
 	grep -c -- "$2" "$1" 2>/dev/null || true
@@ -165,7 +180,7 @@ sys.exit(r.returncode)' "$@"
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "${lines[0]}" == "forward: grpc://127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: PERMISSION_DENIED: failing call "* ]]
-	[ "${lines[1]}" = "forward: 2 undelivered events written to dead.bin" ]
+	[ "${lines[1]}" = "forward: 2 events not delivered, written to dead.bin" ]
 	cmp ev.bin dead.bin
 }
 
@@ -236,9 +251,15 @@ sys.exit(r.returncode)' "$@"
 		    grep -q "\"id\": \"r$i\", .*\"payload\": \"pé$i\"" demo.log
 	done
 	[ "$(lines_matching demo.log '"payload"')" -eq 20 ]
-	# an event without protobuf or binary data cannot be a request
+	# an event without protobuf or binary data cannot be a request:
+	# nothing to deliver; passed over, or with --unsendable fail, bad input
 	evcat -e "$DATA/man/events.jsonl" > text.bin
-	run forward -p unary --to grpc://127.0.0.1:$PORT --method /a.B/C < text.bin
+	run forward -v -n -p unary --method /a.B/C < text.bin
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"forward: record 1: event 1 has no protobuf or binary data: nothing to deliver; passed over"* ]]
+	[ "$(grep -c '^# /a.B/C$' <<< "$output")" -eq 1 ]
+	run forward -p unary --to grpc://127.0.0.1:$PORT --method /a.B/C \
+	    --unsendable fail < text.bin
 	[ "$status" -eq 65 ]
 	[ "$output" = "forward: stdin: record 1 at byte 0: event 1 has no protobuf or binary data" ]
 }
@@ -351,19 +372,46 @@ sys.exit(r.returncode)' "$@"
 	! grep -q '"lifecycle"' bes.log
 }
 
-@test "bes: an event that is not a build event: exit 65 after the ones before it" {
-	events make --invocations 1 --events 5 > ev.bin
-	evcat -e "$DATA/man/events.jsonl" >> ev.bin
+@test "bes: an event that is not a build event is passed over; one that does not parse: exit 65" {
+	events make --invocations 2 --events 4 --interleave > ev.bin
+	evcat -e "$DATA/man/events.jsonl" > text.bin
+	# records 1-5 build events, 6-7 text, 8-10 build events
+	head -c "$(events offset ev.bin 5)" ev.bin > a.bin
+	tail -c +"$(($(events offset ev.bin 5) + 1))" ev.bin > b.bin
+	cat a.bin text.bin b.bin > ev.bin
 	sink bes bes_sink.py
-	run forward -p bes --to grpc://127.0.0.1:$PORT < ev.bin
+	forward -v -p bes --to grpc://127.0.0.1:$PORT --tee < ev.bin > tee.bin 2> err
+	cat err
+	# passed over: on to --tee like the rest, in input order
+	cmp ev.bin tee.bin
+	grep -q '^forward: record 6: event 1 has no protobuf data: nothing to deliver; passed over$' err
+	grep -q '^forward: 2 events with nothing to deliver for --protocol bes passed over$' err
+	[ "$(lines_matching bes.log '"commit"')" -eq 8 ]
+	# --unsendable fail: the old strictness
+	sink bes2 bes_sink.py
+	run forward -p bes --to grpc://127.0.0.1:$PORT --unsendable fail < ev.bin
 	echo "$output"
 	[ "$status" -eq 65 ]
 	[[ "$output" == "forward: stdin: record 6 at byte "*": event 1 has no protobuf data" ]]
-	[ "$(lines_matching bes.log '"commit"')" -eq 5 ]
-	sink bes2 bes_sink.py
-	forward -p bes --to grpc://127.0.0.1:$PORT --skip-unknown --tee < ev.bin > tee.bin
 	[ "$(lines_matching bes2.log '"commit"')" -eq 5 ]
-	[ "$(evcat tee.bin | wc -l)" -eq 7 ]
+	# a build event whose bytes do not parse is bad input whatever the option
+	"$PYTHON3" - > bad.bin <<-'END'
+	import sys
+	from google.protobuf.internal.encoder import _VarintBytes
+	import cloudevent_pb2
+	ev = cloudevent_pb2.CloudEvent(id="x", source="/s", spec_version="1.0", type="t")
+	ev.proto_data.type_url = "type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent"
+	ev.proto_data.value = b"\x0a\x05ab"
+	b = ev.SerializeToString()
+	sys.stdout.buffer.write(_VarintBytes(len(b)) + b)
+	END
+	sink bes3 bes_sink.py
+	cat ev.bin bad.bin > all.bin
+	run forward -p bes --to grpc://127.0.0.1:$PORT < all.bin
+	echo "$output"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"record 11 at byte "*"BuildProgressEvent does not parse" ]]
+	[ "$(lines_matching bes3.log '"commit"')" -eq 8 ]
 }
 
 # ---- store -------------------------------------------------------------
@@ -539,4 +587,327 @@ stored_once() {
 	run bash -c "forward --to grpc://127.0.0.1:$PORT --tee < ev.bin > /dev/full"
 	[ "$status" -eq 74 ]
 	[[ "$output" == *"stdout: No space left on device"* ]]
+}
+
+# ---- acknowledgement: never ahead of the window (evpipe(7)) -----------
+
+@test "acks wait for every earlier event: demo, the first reply held" {
+	ack make 300 > ev.bin
+	sink demo demo_sink.py --hold e1=gate
+	: > acks.txt
+	forward --to grpc://127.0.0.1:$PORT --acked-to acks.txt --tee \
+	    < ev.bin > tee.bin &
+	fwd=$!
+	echo "$fwd" >> pids
+	# the rest of the window is delivered meanwhile, out of order ...
+	wait_for at_least 90 demo.log '"payload"'
+	grep -q '"received": "e1"' demo.log
+	! grep -q '"id": "e1"' demo.log
+	# ... yet nothing is acknowledged or passed on: e1 is not delivered
+	[ ! -s acks.txt ] && [ ! -s tee.bin ]
+	touch gate
+	wait "$fwd"
+	run ack check ev.bin acks.txt demo.log demo --all
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cmp ev.bin tee.bin
+}
+
+@test "acks wait for every earlier event: bes without --lifecycle, a stream's acks held" {
+	events make --invocations 3 --events 40 --lifecycle --interleave --ack > ev.bin
+	sink bes bes_sink.py --hold inv-0001=gate
+	: > acks.txt
+	forward -p bes --to grpc://127.0.0.1:$PORT --acked-to acks.txt --tee \
+	    < ev.bin > tee.bin &
+	fwd=$!
+	echo "$fwd" >> pids
+	wait_for at_least 50 bes.log '"commit"'
+	# records 1-4 are lifecycle events, passed over at once; record 5
+	# is inv-0001's first tool event: the lifecycle events and the
+	# other streams' events after it wait for it
+	evcat ev.bin | head -4 | sed 's/.*"evpipeack":"\([^"]*\)".*/\1/' > want.txt
+	diff -u want.txt acks.txt
+	head -c "$(events offset ev.bin 4)" ev.bin | cmp - tee.bin
+	touch gate
+	wait "$fwd"
+	run ack check ev.bin acks.txt bes.log bes --all
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cmp ev.bin tee.bin
+}
+
+@test "acks wait for every earlier event: store, the first batch held" {
+	ack make 400 > ev.bin
+	sink store store_sink.py --hold e1=gate
+	: > acks.txt
+	forward -p store --batch 20 --to grpc://127.0.0.1:$PORT \
+	    --acked-to acks.txt < ev.bin &
+	fwd=$!
+	echo "$fwd" >> pids
+	wait_for at_least 60 store.log '"stored"'
+	[ ! -s acks.txt ]
+	touch gate
+	wait "$fwd"
+	run ack check ev.bin acks.txt store.log store --all
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# kill9 KIND: forward (its arguments after --) killed with SIGKILL
+# once 150 acks are out; what it acknowledged, the sink has, in order.
+kill9() {
+	local kind=$1 fwd
+	shift
+	: > acks.txt
+	forward --acked-to acks.txt "$@" < ev.bin 2> fwd.err &
+	fwd=$!
+	echo "$fwd" >> pids
+	wait_for at_least 150 acks.txt .
+	kill -9 "$fwd"
+	wait "$fwd" 2>/dev/null || true
+	run ack check ev.bin acks.txt "$kind.log" "$kind"
+	echo "$kind: $output"
+	[ "$status" -eq 0 ]
+	# killed mid-run, not after the end
+	[ "$(wc -l < acks.txt)" -lt "$(evcat ev.bin | wc -l)" ]
+}
+
+@test "SIGKILL after the first acks: nothing acked whose predecessors the sink did not get" {
+	ack make 4000 > ev.bin
+	sink demo demo_sink.py --jitter-ms 30 --seed 7
+	kill9 demo --to grpc://127.0.0.1:$PORT
+	sink store store_sink.py --jitter-ms 30 --seed 7
+	kill9 store -p store --batch 5 --to grpc://127.0.0.1:$PORT
+	events make --invocations 4 --events 800 --lifecycle --interleave --ack > ev.bin
+	sink bes bes_sink.py --jitter-ms 4 --seed 7
+	kill9 bes -p bes --to grpc://127.0.0.1:$PORT
+}
+
+# ---- a final failure: every event accounted for -------------------------
+
+@test "a final failure: the window and the rest of stdin go to --dead-letter, then are acked" {
+	ack make 1000 > ev.bin
+	seq -f 'a%g' 1000 > want.acks
+	for to in grpc://127.0.0.1:1 "unix:$BATS_TEST_TMPDIR/nobody.sock"; do
+		rm -f dead.bin
+		: > acks.txt
+		run forward --to "$to" --retries 1 --dead-letter dead.bin \
+		    --acked-to acks.txt < ev.bin
+		echo "$output"
+		[ "$status" -eq 69 ]
+		[ "${#lines[@]}" -eq 2 ]
+		[ "${lines[1]}" = "forward: 1000 events not delivered, written to dead.bin" ]
+		cmp ev.bin dead.bin
+		# saved (synced) before they were acknowledged, in input order
+		diff -u want.acks acks.txt
+	done
+	# from a pipe as well: read to its end
+	rm -f dead.bin
+	run bash -c "cat ev.bin | forward --to grpc://127.0.0.1:1 --retries 1 --dead-letter dead.bin"
+	[ "$status" -eq 69 ]
+	[ "${lines[1]}" = "forward: 1000 events not delivered, written to dead.bin" ]
+	cmp ev.bin dead.bin
+	# and the file is a safe replay
+	sink demo demo_sink.py
+	: > acks.txt
+	forward --to grpc://127.0.0.1:$PORT --dead-letter dead2.bin \
+	    --acked-to acks.txt < dead.bin
+	run ack check ev.bin acks.txt demo.log demo --all
+	[ "$status" -eq 0 ]
+	[ ! -e dead2.bin ] || [ ! -s dead2.bin ]
+}
+
+@test "a final failure without --dead-letter: how many were not delivered, where stdin was left" {
+	ack make 1000 > ev.bin
+	: > acks.txt
+	run forward --to grpc://127.0.0.1:1 --retries 1 --acked-to acks.txt < ev.bin
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "${lines[1]}" =~ ^forward:\ ([0-9]+)\ events?\ not\ delivered,\ and\ ([0-9]+)\ left\ unread\ on\ stdin\ from\ record\ ([0-9]+)$ ]]
+	n=${BASH_REMATCH[1]} left=${BASH_REMATCH[2]} from=${BASH_REMATCH[3]}
+	[ $((n + left)) -eq 1000 ] && [ "$from" -eq $((n + 1)) ] && [ "$n" -le 100 ]
+	[ ! -s acks.txt ]
+	run bash -c "cat ev.bin | forward --to grpc://127.0.0.1:1 --retries 1"
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "${lines[1]}" =~ ^forward:\ ([0-9]+)\ events?\ not\ delivered\;\ stdin\ left\ unread\ from\ record\ ([0-9]+)$ ]]
+	[ "${BASH_REMATCH[2]}" -eq $((BASH_REMATCH[1] + 1)) ]
+}
+
+@test "a final failure after --retries against sinks that fail every call: all of it in --dead-letter" {
+	ack make 300 > ev.bin
+	sink demo demo_sink.py --fail-first 1000000
+	run forward --to grpc://127.0.0.1:$PORT --retries 2 --dead-letter dead.bin < ev.bin
+	echo "$output"
+	[ "$status" -eq 14 ]
+	[ "${lines[-1]}" = "forward: 300 events not delivered, written to dead.bin" ]
+	cmp ev.bin dead.bin
+	sink store store_sink.py --fail-every 1
+	rm dead.bin
+	run forward -p store --batch 7 --to grpc://127.0.0.1:$PORT --retries 2 \
+	    --dead-letter dead.bin < ev.bin
+	echo "$output"
+	[ "$status" -eq 14 ]
+	[ "${lines[-1]}" = "forward: 300 events not delivered, written to dead.bin" ]
+	cmp ev.bin dead.bin
+	events make --invocations 2 --events 150 --interleave > ev.bin
+	sink bes bes_sink.py --drop-every 1
+	rm dead.bin
+	run forward -p bes --to grpc://127.0.0.1:$PORT --retries 2 \
+	    --dead-letter dead.bin < ev.bin
+	echo "$output"
+	[ "$status" -eq 14 ]
+	[ "${lines[-1]}" = "forward: 300 events not delivered, written to dead.bin" ]
+	cmp ev.bin dead.bin
+}
+
+# ---- notifications: nothing to deliver (bes), sent as EngFlow does (demo)
+
+@test "bes: notifications passed on unresolved are passed over and acked in order, or saved" {
+	events make --invocations 4 --events 20 --interleave --ack \
+	    --notifications unresolved > ev.bin
+	sink bes bes_sink.py
+	: > acks.txt
+	run forward -v -p bes --to grpc://127.0.0.1:$PORT --acked-to acks.txt < ev.bin
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"forward: record 1: event note-0-started has no protobuf data"* ]] ||
+	    [[ "$output" == *"forward: record 1: type.googleapis.com/engflow.notification.v1.Notification is not a build event: nothing to deliver; passed over"* ]]
+	[[ "$output" == *"forward: 80 events delivered in "* ]]
+	[[ "$output" == *"forward: 8 events with nothing to deliver for --protocol bes passed over"* ]]
+	[ "$(lines_matching bes.log '"commit"')" -eq 80 ]
+	run ack check ev.bin acks.txt bes.log bes --all
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# --unsendable dead-letter: saved instead, and acknowledged once saved
+	sink bes2 bes_sink.py
+	: > acks.txt
+	forward -p bes --to grpc://127.0.0.1:$PORT --acked-to acks.txt \
+	    --unsendable dead-letter --dead-letter dead.bin < ev.bin
+	run ack check ev.bin acks.txt bes2.log bes --all
+	[ "$status" -eq 0 ]
+	[ "$(evcat dead.bin | grep -c '"type":"engflow.eventstore.v1.BuildLifecycleEventNotification.Invocation')" -eq 8 ]
+	[ "$(evcat dead.bin | wc -l)" -eq 8 ]
+	# --unsendable fail: the first one is bad input
+	run forward -p bes --to grpc://127.0.0.1:$PORT --unsendable fail < ev.bin
+	[ "$status" -eq 65 ]
+	[[ "$output" == "forward: stdin: record 1 at byte 0: type.googleapis.com/engflow.notification.v1.Notification is not a build event" ]]
+	run forward -p bes --to grpc://127.0.0.1:1 --unsendable dead-letter
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"--unsendable dead-letter needs --dead-letter"* ]]
+	run forward -p store --to grpc://127.0.0.1:1 --unsendable skip
+	[ "$status" -eq 64 ]
+}
+
+@test "demo: a notification passed ahead of its events is sent as EngFlow's client sends it; its ack waits for both" {
+	events make --invocations 3 --events 10 --interleave --ack \
+	    --notifications ahead > ev.bin
+	sink demo demo_sink.py --hold note-1-finished=gate
+	: > acks.txt
+	forward --to grpc://127.0.0.1:$PORT --acked-to acks.txt < ev.bin &
+	fwd=$!
+	echo "$fwd" >> pids
+	# every request but the held notification (record 2)
+	wait_for at_least 32 demo.log '"payload"'
+	[ ! -s acks.txt ]
+	touch gate
+	wait "$fwd"
+	run events check-demo ev.bin demo.log
+	echo "$output"
+	[ "$status" -eq 0 ] && [ "$output" = "33 events, 0 errors" ]
+	grep -q '"id": "note-1-finished", .*"payload": "\[type.googleapis.com/engflow.eventstore.v1.BuildLifecycleEventNotification\] {\\n  instance_name: \\"default\\"' demo.log
+	run ack check ev.bin acks.txt demo.log demo --all
+	echo "$output"
+	[ "$status" -eq 0 ] && [ "$output" = "3 of 3 acks, 0 errors" ]
+}
+
+# ---- every exit status of forward(1), by a real failure ------------------
+
+@test "exit statuses 1-16: the sink answering each failing status" {
+	sink demo demo_sink.py --fail-by-id
+	codes="CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND
+	    ALREADY_EXISTS PERMISSION_DENIED RESOURCE_EXHAUSTED
+	    FAILED_PRECONDITION ABORTED OUT_OF_RANGE UNIMPLEMENTED INTERNAL
+	    UNAVAILABLE DATA_LOSS UNAUTHENTICATED"
+	want=1
+	for code in $codes; do
+		printf '{"specversion":"1.0","id":"%s","source":"/s","type":"t","data":"x"}\n' \
+		    "$code" | evcat -e > ev.bin
+		run forward --to grpc://127.0.0.1:$PORT --retries 1 \
+		    --dead-letter "dead-$code.bin" < ev.bin
+		echo "$code: $status $output"
+		no_crash
+		[ "$status" -eq "$want" ]
+		[[ "${lines[0]}" == "forward: grpc://127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: $code: failing with $code by its id" ]]
+		cmp ev.bin "dead-$code.bin"
+		want=$((want + 1))
+	done
+	# DEADLINE_EXCEEDED of our own --timeout
+	ack make 1 > ev.bin
+	"$PYTHON3" "$PEERS/demo_sink.py" --hold e1=never --log slow.log > slow.out 2>&1 &
+	echo $! >> pids
+	wait_for grep -q '^port ' slow.out
+	run forward --to "grpc://127.0.0.1:$(sed -n 's/^port //p' slow.out)" \
+	    --timeout 300ms --retries 1 < ev.bin
+	echo "$output"
+	no_crash
+	[ "$status" -eq 4 ]
+	[[ "${lines[0]}" == *"DEADLINE_EXCEEDED"* ]]
+}
+
+@test "exit statuses 0, 64, 65, 69, 70, 74: by real failures, without a crash" {
+	evcat -e "$DATA/man/events.jsonl" > ev.bin
+	sink demo demo_sink.py
+	run forward --to grpc://127.0.0.1:$PORT < ev.bin
+	no_crash
+	[ "$status" -eq 0 ]
+	run forward --to grpc://127.0.0.1:$PORT --window 0 < ev.bin
+	no_crash
+	[ "$status" -eq 64 ]
+	head -c 10 ev.bin > cut.bin
+	run forward --to grpc://127.0.0.1:$PORT < cut.bin
+	no_crash
+	[ "$status" -eq 65 ]
+	events make --invocations 1 --events 3 > build.bin
+	for to in grpc://127.0.0.1:1 "unix:$BATS_TEST_TMPDIR/nobody.sock"; do
+		for p in demo bes store; do
+			run forward -p "$p" --to "$to" --retries 2 < build.bin
+			echo "$p $to: $output"
+			no_crash
+			[ "$status" -eq 69 ]
+		done
+	done
+	# 70: out of memory for a record that says it is 512 MiB long
+	printf '\200\200\200\200\002abc' > huge.bin
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run env ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1:max_allocation_size_mb=64" \
+		    forward -n -m 1G < huge.bin
+	else
+		run prlimit --as=300000000 forward -n -m 1G < huge.bin
+	fi
+	echo "$output"
+	[ "$status" -eq 70 ]
+	[[ "$output" == *"forward: out of memory"* ]]
+	# 74: stdout, with --tee and with --dry-run, for every protocol
+	run bash -c "forward --to grpc://127.0.0.1:$PORT --tee < ev.bin > /dev/full"
+	no_crash
+	[ "$status" -eq 74 ]
+	for p in demo bes store "unary --method /a.B/C"; do
+		run bash -c "forward -n -p $p < build.bin > /dev/full"
+		echo "$p: $output"
+		no_crash
+		[ "$status" -eq 74 ]
+		[ "$output" = "forward: stdout: No space left on device" ]
+	done
+	# 74: --dead-letter that cannot be written
+	run forward -n -p bes --unsendable dead-letter --dead-letter /dev/full < ev.bin
+	echo "$output"
+	no_crash
+	[ "$status" -eq 74 ]
+	[ "${lines[0]}" = "forward: /dev/full: No space left on device" ]
+	# 74: stdin that cannot be read
+	run forward --to grpc://127.0.0.1:$PORT < .
+	no_crash
+	[ "$status" -eq 74 ]
+	[ "$output" = "forward: stdin: Is a directory" ]
 }

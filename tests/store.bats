@@ -327,6 +327,21 @@ put_tee_acks() {
 	put_tee_acks pg
 }
 
+@test "put --acked-to: acks in input order once their batch is committed; nobody reading the FIFO is said" {
+	use sqlite
+	for i in $(seq 500); do
+		printf '{"specversion":"1.0","id":"e%d","source":"/s","type":"t","evpipeack":"a%d","data":"x"}\n' "$i" "$i"
+	done | evcat -e > many.bin
+	touch acks.log
+	store put "${DB[@]}" --batch 7 --acked-to acks.log < many.bin
+	seq -f 'a%g' 500 | diff -u - acks.log
+	mkfifo nobody.fifo
+	run store put "${DB[@]}" --acked-to nobody.fifo < many.bin
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "store: nobody.fifo: nobody reads it: acks not written (the source will deliver those events again)" ]
+}
+
 bad_record() {
 	use "$1"
 	cp ev.bin bad.bin

@@ -5,6 +5,7 @@ and the faults the tests need.
 
   bes_sink.py [--port N | --unix PATH] [--log FILE] [--drop-every N]
               [--ack-out-of-order] [--delay-ms MS] [--hang]
+              [--hold INVOCATION=FILE]... [--jitter-ms MS] [--seed N]
 
 PublishBuildToolEventStream: per stream (build_id, invocation_id,
 component), sequence numbers must continue where the committed ones end
@@ -29,7 +30,10 @@ the same --log goes on from the committed numbers in it.
 committed but not acked) the call fails UNAVAILABLE.
 --ack-out-of-order: acks come in pairs, the second event first.
 --delay-ms: wait this long before each ack.
---hang: never end a call after the client half-closed (bazel#13689)."""
+--hang: never end a call after the client half-closed (bazel#13689).
+--hold INVOCATION=FILE: the acks of that invocation's tool stream wait
+until FILE exists (its events are committed as they come); --jitter-ms
+MS: a random 0..MS wait before each ack, so streams progress unevenly."""
 import hashlib
 import json
 import os
@@ -72,6 +76,7 @@ if args.log and os.path.exists(args.log):
                 committed[tuple(k)] = max(committed.get(tuple(k), 0),
                                           rec["seq"])
 log = sinklib.Log(args.log)
+holds = sinklib.Holds(args)
 
 
 def check_seq(ctx, key, seq, first, expected):
@@ -115,6 +120,7 @@ def stream(requests, ctx):
                       % counters["events"])
         if args.delay_ms:
             time.sleep(args.delay_ms / 1000)
+        holds.wait(key[1])
         ack = pb.PublishBuildToolEventStreamResponse(
             stream_id=obe.stream_id, sequence_number=seq)
         if args.ack_out_of_order:

@@ -15,12 +15,25 @@ of what a sink received.
       store has them.  --interleave alternates invocations event by
       event.  --ack sets evpipeack "ack-<event id>".  --streamed wraps
       each event in a StreamedBuildEvent.
+      --notifications ahead: each invocation's events come after its
+      InvocationFinished notification as subscribe(1) writes it (id
+      "note-<k>", proto_data an engflow.notification.v1.Notification),
+      without evpipeack, and with --ack only the invocation's last event
+      has one, the notification's id: resolve --pass-notifications.
+      --notifications unresolved: each invocation's events come after
+      its InvocationStarted notification and before a redelivered
+      InvocationFinished one marked evpipeunresolved DUPLICATE, both
+      with evpipeack (their id): what resolve passes on unresolved.
 
   build_events.py make-mixed
       One event of each kind the demo target renders differently:
       build events (two with one subject), a Timestamp, text, binary, no
       data, an Any of an unknown type, a Timestamp with a field it does
       not know, a Notification holding a BuildLifecycleEventNotification.
+
+  build_events.py offset EVENTS N
+      The byte offset of record N + 1 (from 1) in EVENTS: the size of
+      its first N records.
 
   build_events.py check-bes EVENTS LOG
       Every tool event of EVENTS was committed exactly once in LOG (a
@@ -36,7 +49,11 @@ of what a sink received.
       proto_data (or to the whole CloudEvent when it has none), and that
       is byte for byte what text_format.MessageToString prints for it:
       the message, or the Any itself when text would lose something of
-      it; text data as it is."""
+      it; text data as it is.  A notification (proto_data an
+      engflow.notification.v1.Notification) is sent as EngFlow's client
+      sends it (engflow.md 2.3, 2.6): id = the notification id (the
+      event's id), payload = the text format of its payload Any, which
+      parses back to that Any."""
 import hashlib
 import json
 import sys
@@ -50,6 +67,7 @@ from engflow.eventstore.v1 import build_event_pb2, eventstore_pb2
 from google.devtools.build.v1 import build_events_pb2
 
 BPE_URL = "type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent"
+NOTE_URL = "type.googleapis.com/engflow.notification.v1.Notification"
 SBE_URL = "type.googleapis.com/engflow.eventstore.v1.StreamedBuildEvent"
 TOOL, CONTROLLER = 3, 1
 
@@ -77,6 +95,7 @@ def make(argv):
     ap.add_argument("--size", type=int, default=16)
     ap.add_argument("--keywords", default="command_name=build")
     ap.add_argument("--streamed", action="store_true")
+    ap.add_argument("--notifications", choices=("ahead", "unresolved"))
     a = ap.parse_args(argv)
     keywords = [k for k in a.keywords.split(",") if k]
 
@@ -135,7 +154,19 @@ def make(argv):
                 kinds + ["finished"] + (["build_finished"]
                                         if k % 2 == 1 or k == a.invocations - 1
                                         else [])
-        per.append([progress(k, j, kind) for j, kind in enumerate(kinds)])
+        evs = [progress(k, j, kind) for j, kind in enumerate(kinds)]
+        if a.notifications == "ahead":
+            note = notification_event(k, "finished")
+            if a.ack:
+                for ev in evs:
+                    del ev.attributes["evpipeack"]
+                evs[-1].attributes["evpipeack"].ce_string = note.id
+            evs.insert(0, note)
+        elif a.notifications == "unresolved":
+            evs.insert(0, notification_event(k, "started", ack=True))
+            evs.append(notification_event(k, "finished", ack=True,
+                                          unresolved="DUPLICATE"))
+        per.append(evs)
     order = []
     if a.interleave:
         for j in range(max(len(p) for p in per)):
@@ -147,6 +178,41 @@ def make(argv):
     for ev in order:
         b = ev.SerializeToString()
         out.write(_VarintBytes(len(b)) + b)
+
+
+def notification_event(k, kind, ack=False, unresolved=None):
+    """Invocation k's notification as subscribe(1) writes it (THE
+    EVENTS): the Notification in proto_data, id its id, type the
+    payload's kind, subject the invocation id."""
+    from engflow.notification.v1 import notification_pb2
+    from engflow.eventstore.v1 import notifications_pb2
+    blen = notifications_pb2.BuildLifecycleEventNotification(
+        instance_name="default", build_id="build-%d" % (k // 2),
+        keywords=["command_name=build"])
+    inv = "inv-%04d" % k
+    if kind == "started":
+        blen.invocation_started.invocation_id = inv
+        name = "InvocationStarted"
+    else:
+        blen.invocation_finished.invocation_id = inv
+        name = "InvocationFinished"
+    note = notification_pb2.Notification(id="note-%d-%s" % (k, kind))
+    note.timestamp.seconds = 1700000000 + k
+    note.payload.Pack(blen)
+    ev = cloudevent_pb2.CloudEvent(
+        id=note.id, source="grpc://queue.test/eventstore/lifecycle-events",
+        spec_version="1.0",
+        type="engflow.eventstore.v1.BuildLifecycleEventNotification." + name)
+    ev.attributes["time"].ce_timestamp.seconds = note.timestamp.seconds
+    ev.attributes["subject"].ce_string = inv
+    ev.attributes["engflowbuildid"].ce_string = blen.build_id
+    ev.attributes["engflowinstance"].ce_string = "default"
+    if ack:
+        ev.attributes["evpipeack"].ce_string = note.id
+    if unresolved:
+        ev.attributes["evpipeunresolved"].ce_string = unresolved
+    ev.proto_data.Pack(note)
+    return ev
 
 
 def make_mixed():
@@ -324,6 +390,25 @@ def check_bes(events, logpath):
     return 1 if errors else 0
 
 
+def check_notification(ev, got, errors):
+    from google.protobuf import any_pb2
+    from engflow.notification.v1 import notification_pb2
+    note = notification_pb2.Notification()
+    note.ParseFromString(ev.proto_data.value)
+    text = text_format.MessageToString(note.payload)
+    payloads = got.get(ev.id, [])
+    if text not in payloads:
+        errors.append("%s: notification: no payload is the text of its "
+                      "payload Any: %r" % (ev.id, text[:300]))
+        return
+    payloads.remove(text)
+    back = any_pb2.Any()
+    text_format.Parse(text, back)
+    if back.SerializeToString() != note.payload.SerializeToString():
+        errors.append("%s: the notification's payload does not parse back"
+                      % ev.id)
+
+
 def check_demo(events, logpath):
     from google.protobuf import any_pb2, descriptor_pool, symbol_database
     import_all()
@@ -336,6 +421,10 @@ def check_demo(events, logpath):
     errors, n = [], 0
     for ev in read_records(events):
         n += 1
+        if ev.WhichOneof("data") == "proto_data" and \
+                ev.proto_data.type_url == NOTE_URL:
+            check_notification(ev, got, errors)
+            continue
         rid = ev.attributes["subject"].ce_string \
             if "subject" in ev.attributes else ev.id
         payloads = got.get(rid, [])
@@ -377,6 +466,13 @@ def main():
         return make_mixed()
     if len(sys.argv) == 4 and sys.argv[1] == "check-bes":
         return check_bes(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] == "offset":
+        data, pos = open(sys.argv[2], "rb").read(), 0
+        for _ in range(int(sys.argv[3])):
+            n, pos = _DecodeVarint(data, pos)
+            pos += n
+        print(pos)
+        return 0
     if len(sys.argv) == 4 and sys.argv[1] == "check-demo":
         return check_demo(sys.argv[2], sys.argv[3])
     sys.exit(__doc__)

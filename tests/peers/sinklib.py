@@ -9,9 +9,11 @@ through generic handlers, so no grpc_python_plugin output is needed."""
 import argparse
 import json
 import os
+import random
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -31,7 +33,50 @@ def arguments(description):
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
                     help="serve TLS with this certificate and key (PEM)")
+    ap.add_argument("--hold", action="append", default=[],
+                    metavar="KEY=FILE",
+                    help="hold the reply for KEY until FILE exists "
+                    "(what KEY names is the sink's)")
+    ap.add_argument("--jitter-ms", type=int, default=0,
+                    help="wait a random 0..MS before each reply")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="of the --jitter-ms delays")
     return ap
+
+
+class Holds:
+    """--hold KEY=FILE and --jitter-ms: wait(key) returns once FILE
+    exists (polled every 20 ms, at most 120 s) for a held key, after a
+    random delay of up to --jitter-ms (seeded: --seed)."""
+
+    def __init__(self, args):
+        self.files = {}
+        for h in args.hold:
+            key, sep, path = h.partition("=")
+            if not sep:
+                sys.exit("--hold %s: not KEY=FILE" % h)
+            self.files[key] = path
+        self.jitter_ms = args.jitter_ms
+        self.rng = random.Random(args.seed)
+        self.lock = threading.Lock()
+
+    def jitter(self):
+        if self.jitter_ms:
+            with self.lock:
+                ms = self.rng.uniform(0, self.jitter_ms)
+            time.sleep(ms / 1000)
+
+    def hold(self, key):
+        path = self.files.get(key)
+        if path is None:
+            return
+        deadline = time.monotonic() + 120
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def wait(self, key):
+        self.jitter()
+        self.hold(key)
 
 
 def load_path(args):

@@ -6,6 +6,7 @@ accepted and is not overwritten.
 
   store_sink.py [--port N | --unix PATH] [--log FILE] [--accept-max K]
                 [--busy-every N] [--fail-every N] [--delay-ms MS]
+                [--hold ID=FILE]... [--jitter-ms MS] [--seed N]
 
 --accept-max K accepts at most K events of each batch (the client must
 send the rest again).  --busy-every N: every N-th call accepts none (OK,
@@ -13,7 +14,9 @@ ackCount 0).  --fail-every N: every N-th call stores its prefix, then
 fails UNAVAILABLE (the reply is lost: the client resends, duplicates
 follow).  --log appends {"stored": id, "call", "size"} per new event,
 {"duplicate": id} per event stored before, {"batch": n, "acked": k,
-"call"} per call."""
+"call"} per call.  --hold ID=FILE: a batch holding the event ID is
+stored and answered only once FILE exists; --jitter-ms MS: each call
+waits a random 0..MS first (calls end in another order)."""
 import threading
 import time
 
@@ -31,12 +34,16 @@ sinklib.load_path(args)
 from api.grpc.messages import service_pb2 as pb  # noqa
 
 log = sinklib.Log(args.log)
+holds = sinklib.Holds(args)
 lock = threading.Lock()
 stored = {}
 calls = [0]
 
 
 def put_batch(req, ctx):
+    holds.jitter()
+    for ev in req.msgs:
+        holds.hold(ev.id)
     with lock:
         calls[0] += 1
         call = calls[0]
