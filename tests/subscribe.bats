@@ -304,7 +304,10 @@ axway() {
 @test "engflow: server killed 10 times in 10000 notifications: nothing lost, nothing acked unwritten" {
 	queue q --count 10000 --check-output sub.out
 	bgsub sub --idle-timeout 10
+	firsts_ge() { [ "$(grep -c '"first"' q.log)" -ge "$1" ]; }
 	for k in $(seq 10); do
+		# kill each server only once subscribe has pulled from it
+		wait_for firsts_ge "$k"
 		wait_for acks_ge $((k * 900))
 		kill -9 "$q_pid"
 		queue q --count 10000 --check-output sub.out --port "$PORT"
