@@ -246,9 +246,11 @@ put_data(struct strbuf *o, struct ce_json *cj, const CloudEvent *ev, char *err,
 	arena_init(&a);
 	if ((r = ce_json_write(cj, ev, &line, err, errlen)) == 0 &&
 	    (v = jv_parse(&a, line.p, line.len, err, errlen)) != NULL) {
-		if ((d = jv_member(v, "data")) != NULL)
-			strbuf_add(o, d->kind == JV_STRING ? d->str : d->raw,
-			    d->kind == JV_STRING ? d->len : d->rawlen);
+		if ((d = jv_member(v, "data")) != NULL &&
+		    cj->form == CE_FORM_TEXT && d->kind == JV_STRING)
+			strbuf_add(o, d->str, d->len); /* the text format */
+		else if (d != NULL)
+			strbuf_add(o, d->raw, d->rawlen); /* JSON */
 		else if ((d = jv_member(v, "data_base64")) != NULL)
 			strbuf_add(o, d->str, d->len);
 	}

@@ -1449,7 +1449,7 @@ pt_indent(struct pt *t)
 {
 	int i;
 
-	for (i = 0; i < t->indent; i++)
+	for (i = 0; !t->one_line && i < t->indent; i++)
 		strbuf_addc(t->o, ' ');
 }
 
@@ -1483,6 +1483,9 @@ pt_scalar(struct pt *t, const struct pbfield *f, uint64_t v)
 	case PB_INT64:
 	case PB_SFIXED64:
 		strbuf_addf(t->o, "%" PRId64, (int64_t)v);
+		return 0;
+	case PB_SINT64:
+		strbuf_addf(t->o, "%" PRId64, unzigzag(v));
 		return 0;
 	case PB_UINT64:
 	case PB_FIXED64:
