@@ -361,3 +361,148 @@ print("\n".join(json.loads(l)["textData"] for l in sys.stdin))' > text.txt
 	[ "$status" -eq 65 ]
 	[ "$stderr" = "evcat: b.jsonl: line 1: data: no type type.googleapis.com/evpipe.test.AllTypes (add a --protoset?)" ]
 }
+
+# --- the events every tool writes, as evcat shows them, for the SDK -----
+
+teardown() {
+	local pid
+	[ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2> /dev/null || true
+	done < "$BATS_TEST_TMPDIR/pids"
+	wait 2> /dev/null || true
+	rm -f "$BATS_TEST_TMPDIR/pids"
+}
+
+# server NAME COMMAND...: start a peer that prints "port N"; sets $PORT.
+server() {
+	local name=$1 i
+	shift
+	"$@" > "$name.out" 2> "$name.err" &
+	echo $! >> "$BATS_TEST_TMPDIR/pids"
+	for i in $(seq 600); do
+		PORT=$(sed -n 's/^port //p' "$name.out")
+		[ -n "$PORT" ] && return 0
+		sleep 0.05
+	done
+	cat "$name.err" >&2
+	return 1
+}
+
+peer_modules() {
+	PYOUT=$BATS_FILE_TMPDIR/peers
+	[ -d "$PYOUT" ] && return 0
+	mkdir -p "$PYOUT"
+	(cd "$EVPIPE_SRCDIR/proto" && protoc -I. --python_out="$PYOUT" \
+	    cloudevent.proto engflow/notification/v1/notification.proto \
+	    engflow/notification/v1/notification_queue.proto \
+	    engflow/eventstore/v1/notifications.proto \
+	    engflow/auth/auth_context.proto engflow/iam/v1/user.proto \
+	    google/rpc/status.proto watch.proto apicentral.proto)
+	"$PEERS/gen" "$PYOUT"
+}
+
+# every form evcat writes of the records in FILE reads in the SDK
+all_forms_valid() {
+	local form n
+	n=$(evcat "$1" | wc -l)
+	[ "$n" -gt 0 ]
+	for form in base64 json text; do
+		run sdk_check < <(evcat --data=$form "$1")
+		echo "$form: $output"
+		[ "$status" -eq 0 ] && [ "$output" = "$n events" ]
+		run py_json < <(evcat --data=$form "$1")
+		[ "$status" -eq 0 ] && [ "$output" = "$n lines" ]
+	done
+	# and the JSON gives back the records
+	evcat --data=json "$1" | evcat -e | cmp - "$1"
+}
+
+@test "the SDK reads what subscribe writes: EngFlow, Axway and generic" {
+	peer_modules
+	server q "$PYTHON3" "$PEERS/fake_queue.py" --pyout "$PYOUT" \
+	    --state qstate --count 5
+	subscribe --idle-timeout 30 --endpoint "grpc://127.0.0.1:$PORT" \
+	    --queue eventstore/lifecycle-events --count 5 > engflow.bin
+	all_forms_valid engflow.bin
+	# the notifications decode, payload and all
+	evcat --data=json engflow.bin | grep -q '"data":{"id":"[^"]*","timestamp":"[^"]*","payload":{"@type":"type.googleapis.com/engflow.eventstore.v1.BuildLifecycleEventNotification"'
+
+	server watch "$PYTHON3" "$PEERS/fake_watch.py" --pyout "$PYOUT" \
+	    --events 5
+	http=$(sed -n 's/^http //p' watch.out)
+	subscribe --idle-timeout 30 --endpoint "grpc://127.0.0.1:$PORT" \
+	    --topic /management/v1alpha1/watchtopics/t1 --tenant org1 \
+	    --harvester "http://127.0.0.1:$http/events" \
+	    --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --since 0 -c 5 > axway.bin
+	all_forms_valid axway.bin
+	evcat --data=json axway.bin | grep -q '"dataschema":"https://type.googleapis.com/central.events.v1.Event","evpipetypes":"data=proto","data":{"id":'
+
+	server echo "$PYTHON3" "$PEERS/echo_server.py" --pyout "$PYOUT"
+	PYTHONPATH=$PYOUT "$PYTHON3" -c '
+import sys, echo_pb2
+sys.stdout.buffer.write(echo_pb2.EchoRequest(text="hi", count=3, size=3).SerializeToString())' > req.bin
+	subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file req.bin \
+	    --type evpipe.test.EchoReply > generic.bin
+	subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file req.bin >> generic.bin
+	all_forms_valid generic.bin
+}
+
+@test "the SDK reads what resolve writes" {
+	ESPY=$BATS_FILE_TMPDIR/espy
+	"$PYTHON3" "$PEERS/eventstore.py" notify --pyout "$ESPY" x > /dev/null
+	server es "$PYTHON3" "$PEERS/eventstore.py" serve --pyout "$ESPY" --events 3
+	"$PYTHON3" "$PEERS/eventstore.py" notify --pyout "$ESPY" inv1 inv2 > in.bin
+	resolve --endpoint "grpc://127.0.0.1:$PORT" < in.bin > out.bin
+	[ "$(evcat out.bin | wc -l)" -eq 6 ]
+	all_forms_valid out.bin
+	evcat --data=json out.bin | grep -q '"dataschema":"https://type.googleapis.com/engflow.eventstore.v1.BuildProgressEvent","evpipetypes":"data=proto","data":{'
+	# and what it passes on unresolved
+	printf '{"specversion":"1.0","id":"x","source":"/s","type":"other","data":{"n":1}}\n' |
+	    evcat -e | resolve --endpoint "grpc://127.0.0.1:$PORT" > other.bin
+	all_forms_valid other.bin
+}
+
+@test "the SDK reads what store get and store scan write" {
+	evcat -e "$DATA/events.jsonl" > ev.bin
+	samples | pbref alltypes_pb2 $T json2bin | as_events $T |
+	    sed 's/"id":"/"id":"s/' | evcat -e >> ev.bin
+	store put -d s.db < ev.bin
+	store scan -d s.db > scan.bin
+	[ "$(evcat scan.bin | wc -l)" -eq 17 ]
+	all_forms_valid scan.bin
+	printf '1\n4\n5\n' | store get -d s.db > get.bin
+	[ "$(evcat get.bin | wc -l)" -eq 3 ]
+	all_forms_valid get.bin
+}
+
+@test "the SDK reads what pack-run --tee writes" {
+	cat > pack.json <<-'END'
+	{"name": "Shell", "labels": {"env": "test"},
+	 "events": [{"name": "Ping"}],
+	 "commands": [{"name": "Echo", "events": ["Echoed"],
+	   "handler": "printf '{\"event\":\"Echoed\",\"payload\":%s}' \"$(cat)\""}]}
+	END
+	server api "$PYTHON3" "$PEERS/flyte_api.py"
+	api=http://127.0.0.1:$PORT
+	curl -sf -X POST -d '{"pack":"Shell","command":"Echo","input":{"big":12345678901234567890},"count":1}' \
+	    "$api/_test/actions" > /dev/null
+	printf '%s\n' '{"specversion":"1.0","id":"1","source":"/src","type":"Ping","data":{"n":1}}' |
+	    evcat -e > in.bin
+	pack-run -a "$api" -p pack.json --poll-interval 100ms --health-port 0 \
+	    --tee < in.bin > tee.bin 2> pr.err &
+	pid=$!
+	echo "$pid" >> "$BATS_TEST_TMPDIR/pids"
+	for i in $(seq 300); do
+		[ "$(evcat tee.bin 2> /dev/null | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid" || true
+	[ "$(evcat tee.bin | wc -l)" -eq 2 ]
+	all_forms_valid tee.bin
+	# the handler's number came through as it was written
+	evcat tee.bin | grep -qF '12345678901234567890'
+}

@@ -258,7 +258,7 @@ for l in sys.stdin:
 @test "the CloudEvent of an event, attribute by attribute" {
 	start_es --events 2
 	es notify inv1 > in.bin
-	resolve --endpoint "$ES" < in.bin | evcat > out.jsonl
+	resolve --endpoint "$ES" < in.bin | evcat --data=proto > out.jsonl
 	sed -n 1p out.jsonl | pyjson '[(k, e[k]) for k in sorted(e) if k != "data_proto"]' > got
 	cat got
 	echo "[('id', 'inv1/1'), ('principal', 'alice'), ('sequence', '00000000000000000001'), ('source', '$ES'), ('specversion', '1.0'), ('subject', 'inv1'), ('time', '2023-11-14T22:13:20Z'), ('type', 'engflow.eventstore.v1.BuildProgressEvent')]" > want
@@ -664,7 +664,7 @@ while True:
 	run bash -c 'set -o pipefail
 	    subscribe --notification_queue_endpoint="$0" \
 	        --queue_name=eventstore/lifecycle-events --count 2 |
-	    resolve --endpoint "$0" | tee out.bin | evcat > out.jsonl' "$ES"
+	    resolve --endpoint "$0" | tee out.bin | evcat --data=proto > out.jsonl' "$ES"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run es check --events 3 inv1 inv2 < out.bin
