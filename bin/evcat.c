@@ -25,7 +25,6 @@
 #include "loop.h"
 #include "pbdesc.h"
 #include "sig.h"
-#include "utf8.h"
 
 static const char synopsis[] = "usage: evcat [-deFqv] [-D form] [-f format] "
 			       "[-m size] [-P protoset] [file ...]\n";
@@ -199,10 +198,6 @@ encode_line(const char *s, size_t n)
 	int status = 0;
 
 	snprintf(what, sizeof(what), "line %llu", (unsigned long long)E.lineno);
-	if (!utf8_valid(s, n)) {
-		data_error(what, "not UTF-8 text");
-		return -1;
-	}
 	if ((v = jv_parse(&E.arena, s, n, err, sizeof(err))) == NULL) {
 		data_error(what, err);
 		arena_reset(&E.arena);

@@ -5,6 +5,7 @@
 
 #include "errf.h"
 #include "jsonraw.h"
+#include "utf8.h"
 
 static const char *
 skip_ws(const char *p, const char *end)
@@ -399,8 +400,13 @@ struct jv *
 jv_parse(struct arena *a, const char *s, size_t n, char *err, size_t errlen)
 {
 	struct jparse j = { a, s, s, s + n, err, errlen, 0 };
-	struct jv *v = arena_zalloc(a, sizeof(*v));
+	struct jv *v;
 
+	if (!utf8_valid(s, n)) {
+		errf(err, errlen, "not UTF-8 text");
+		return NULL;
+	}
+	v = arena_zalloc(a, sizeof(*v));
 	jws(&j);
 	if (jvalue(&j, v) < 0)
 		return NULL;

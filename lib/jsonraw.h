@@ -42,9 +42,10 @@ struct jv {
 
 /*
  * Parse one JSON text (a value, with whitespace around it) into nodes
- * in the arena; NULL with err ("bad JSON at column N: why") when it is
- * not one.  Strings must decode to UTF-8 without NUL: raw control
- * characters, lone surrogates and \u0000 are refused.
+ * in the arena; NULL with err ("bad JSON at column N: why", or "not
+ * UTF-8 text") when it is not one.  Strings must decode to UTF-8
+ * without NUL: raw control characters, lone surrogates and \u0000 are
+ * refused.
  */
 struct jv *jv_parse(struct arena *, const char *, size_t, char *, size_t);
 /* The first member of an object with that name, or NULL. */
