@@ -106,6 +106,13 @@ jfail(struct jparse *j, const char *why)
 	    (size_t)(j->p - j->s) + 1, why);
 }
 
+static int
+jfail_at(struct jparse *j, const char *at, const char *why)
+{
+	j->p = at;
+	return jfail(j, why);
+}
+
 static void
 jws(struct jparse *j)
 {
@@ -164,7 +171,7 @@ put_utf8(char *o, unsigned c)
 static int
 jstring(struct jparse *j, const char **out, size_t *outlen)
 {
-	const char *start = ++j->p, *q;
+	const char *start = ++j->p, *q, *bs;
 	bool plain = true;
 	unsigned c, lo;
 	char *o, *d;
@@ -200,6 +207,7 @@ jstring(struct jparse *j, const char **out, size_t *outlen)
 			*d++ = *j->p;
 			continue;
 		}
+		bs = j->p; /* errors point at the backslash */
 		switch (*++j->p) {
 		case '"':
 		case '\\':
@@ -223,19 +231,20 @@ jstring(struct jparse *j, const char **out, size_t *outlen)
 			break;
 		case 'u':
 			if (j->end - j->p < 5 || hex4(j->p + 1, &c) < 0)
-				return jfail(j, "bad \\u escape");
+				return jfail_at(j, bs, "bad \\u escape");
 			j->p += 4;
 			if (c == 0)
-				return jfail(
-				    j, "\\u0000 in a string is not supported");
+				return jfail_at(j, bs,
+				    "\\u0000 in a string is not supported");
 			if (c >= 0xdc00 && c <= 0xdfff)
-				return jfail(j, "lone surrogate in \\u escape");
+				return jfail_at(
+				    j, bs, "lone surrogate in \\u escape");
 			if (c >= 0xd800 && c <= 0xdbff) {
 				if (j->end - j->p < 7 || j->p[1] != '\\' ||
 				    j->p[2] != 'u' || hex4(j->p + 3, &lo) < 0 ||
 				    lo < 0xdc00 || lo > 0xdfff)
-					return jfail(
-					    j, "lone surrogate in \\u escape");
+					return jfail_at(j, bs,
+					    "lone surrogate in \\u escape");
 				j->p += 6;
 				c = 0x10000 + ((c - 0xd800) << 10) +
 				    (lo - 0xdc00);
@@ -243,7 +252,7 @@ jstring(struct jparse *j, const char **out, size_t *outlen)
 			d += put_utf8(d, c);
 			break;
 		default:
-			return jfail(j, "bad escape in a string");
+			return jfail_at(j, bs, "bad escape in a string");
 		}
 	}
 	*d = '\0';

@@ -193,7 +193,7 @@ main(void)
 	refused("{" HEAD "} x", "bad JSON at column 57: text after the value",
 	    "trailing garbage");
 	refused("{" HEAD ",\"s\":\"a\\u0000b\"}",
-	    "bad JSON at column 67: \\u0000 in a string is not supported",
+	    "bad JSON at column 62: \\u0000 in a string is not supported",
 	    "NUL in a string");
 	refused("{" HEAD ",\"s\":\"a\tb\"}",
 	    "bad JSON at column 62: control character in a string",

@@ -53,16 +53,16 @@ main(void)
 	bad("[1,]", "bad JSON at column 4: unexpected character",
 	    "a trailing comma");
 	bad("{\"a\" 1}", "bad JSON at column 6: expected ':'", "no colon");
-	bad("\"\\ud800\"", "bad JSON at column 3: lone surrogate in \\u escape",
+	bad("\"\\ud800\"", "bad JSON at column 2: lone surrogate in \\u escape",
 	    "a lone high surrogate");
-	bad("\"\\udc00\"", "bad JSON at column 3: lone surrogate in \\u escape",
+	bad("\"\\udc00\"", "bad JSON at column 2: lone surrogate in \\u escape",
 	    "a lone low surrogate");
-	bad("\"a\\x\"", "bad JSON at column 4: bad escape in a string",
+	bad("\"a\\x\"", "bad JSON at column 3: bad escape in a string",
 	    "an unknown escape");
 	bad("\"a\nb\"", "bad JSON at column 3: control character in a string",
 	    "a raw newline in a string");
 	bad("\"a\\u0000\"",
-	    "bad JSON at column 4: \\u0000 in a string is not supported",
+	    "bad JSON at column 3: \\u0000 in a string is not supported",
 	    "an escaped NUL");
 	bad("NaN", "bad JSON at column 1: unexpected character", "NaN");
 	bad("1 2", "bad JSON at column 3: text after the value", "two values");
