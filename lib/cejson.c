@@ -450,8 +450,7 @@ ce_json_write(struct ce_json *cj, const CloudEvent *ev, struct strbuf *o,
 					NULL, schema, 0 };
 		}
 	} else if (ev->data_case == CE_DATA_BINARY && dct != NULL &&
-	    ds != NULL && protobuf_media_type(attr_string(dct)) &&
-	    cj->form != CE_FORM_PROTO) {
+	    ds != NULL && protobuf_media_type(attr_string(dct))) {
 		dh = DH_BINARY;
 	} else if (ev->data_case == CE_DATA_TEXT && json_data &&
 	    !clean_json(cj, ev->text_data)) {

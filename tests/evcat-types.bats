@@ -227,6 +227,8 @@ sys.stdout.buffer.write(encoder._VarintBytes(len(b)) + b)' "$url" "$BATS_FILE_TM
 	diff -u want.jsonl out.jsonl
 	evcat -e out.jsonl | cmp - ev.bin
 	sdk_check < out.jsonl
+	# and in evpipe 1's form
+	evcat --data=proto ev.bin | evcat -e | cmp - ev.bin
 	# decoded where it can be: not where datacontenttype says protobuf
 	evcat --data=json ev.bin > dec.jsonl
 	sed -n 1p dec.jsonl | grep -q '"data_base64"'
