@@ -632,6 +632,8 @@ pj_message(struct pj *j, const struct pbmsg *m, const uint8_t *p, size_t n)
 {
 	int r;
 
+	if (p == NULL)
+		p = (const uint8_t *)""; /* an absent message: no bytes */
 	if (++j->depth > MAX_DEPTH)
 		return errf(j->err, j->errlen, "nested too deeply");
 	switch (m->wkt) {
@@ -1681,14 +1683,17 @@ pt_any(
 static int
 pt_message(struct pt *t, const struct pbmsg *m, const uint8_t *p, size_t n)
 {
-	struct rd r = { p, p + n };
 	const struct pbfield *f;
 	struct entry *es = NULL;
 	size_t nes = 0, cap = 0;
 	struct wfield w;
+	struct rd r;
 	bool done;
 	int k;
 
+	if (p == NULL)
+		p = (const uint8_t *)""; /* an absent message: no bytes */
+	r = (struct rd){ p, p + n };
 	if (++t->depth > MAX_DEPTH)
 		return errf(t->err, t->errlen, "nested too deeply");
 	if (m->wkt == WKT_ANY) {
