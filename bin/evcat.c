@@ -1,7 +1,7 @@
 /*
  * evcat: the human view of an evpipe stream.  Turns delimited
- * CloudEvents into CloudEvents JSON lines, or with -e JSON lines into
- * delimited CloudEvents.
+ * CloudEvents into CloudEvents JSON lines (or one-line views, -f), or
+ * with -e JSON lines into delimited CloudEvents.
  */
 #include "config.h"
 
@@ -14,33 +14,44 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ceformat.h"
 #include "cejson.h"
 #include "cli.h"
 #include "cloudevent.h"
 #include "exitcode.h"
 #include "frame.h"
+#include "jsonraw.h"
 #include "log.h"
 #include "loop.h"
+#include "pbdesc.h"
 #include "sig.h"
 
-static const char synopsis[] = "usage: evcat [-defqv] [-m size] [file ...]\n";
+static const char synopsis[] = "usage: evcat [-deFqv] [-D form] [-f format] "
+			       "[-m size] [-P protoset] [file ...]\n";
 
 static const char options[] =
+    "  -D, --data=FORM       protobuf data as base64 (the default), json,\n"
+    "                        text or proto (the evpipe 1 data_proto)\n"
     "  -d, --decode          records to JSON lines (the default)\n"
     "  -e, --encode          JSON lines to records\n"
-    "  -f, --force           write records even to a terminal\n"
+    "  -F, --force           write records even to a terminal\n"
+    "  -f, --format=FORMAT   one line per event from FORMAT (%type, ...)\n"
     "  -h, --help            print this help and exit\n"
     "  -m, --max-record=SIZE largest record in bytes (default 4M)\n"
+    "  -P, --protoset=FILE   more protobuf types, from a descriptor set\n"
     "  -q, --quiet           print errors only\n"
     "  -v, --verbose         print more (repeatable)\n"
     "      --version         print the version and exit\n";
 
 static const struct option longopts[] = {
+	{ "data", required_argument, NULL, 'D' },
 	{ "decode", no_argument, NULL, 'd' },
 	{ "encode", no_argument, NULL, 'e' },
-	{ "force", no_argument, NULL, 'f' },
+	{ "force", no_argument, NULL, 'F' },
+	{ "format", required_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-record", required_argument, NULL, 'm' },
+	{ "protoset", required_argument, NULL, 'P' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },
@@ -67,6 +78,10 @@ static struct {
 	bool stopping; /* no more input; write what is left */
 	int status;
 	uint64_t events;
+	struct ce_json cj; /* the JSON mapping, its types */
+	struct ceformat *format; /* -f */
+	struct strbuf line; /* decode: one line out */
+	uint64_t unknown; /* records with fields CloudEvent has not */
 } E;
 
 static void
@@ -123,28 +138,46 @@ next_input(void)
 	}
 }
 
+/* Fields CloudEvent does not have cannot be shown: say so, once. */
+static void
+note_unknown(void)
+{
+	if (E.unknown++ == 0)
+		lwarn("%s: record %llu at byte %llu: fields CloudEvent does "
+		      "not have are dropped (further ones are counted)",
+		    E.name, (unsigned long long)E.fr.nrec,
+		    (unsigned long long)E.fr.rec_off);
+}
+
 static void
 decode_records(void)
 {
-	char err[256], *json;
+	char err[256];
 	const uint8_t *body;
 	CloudEvent *ev;
 	size_t len;
 	int r;
 
 	while ((r = frame_next(&E.fr, &body, &len)) == FRAME_RECORD) {
+		strbuf_reset(&E.line);
 		ev = ce_unpack(&E.arena, body, len, err, sizeof(err));
-		json = ev != NULL ? ce_to_json(ev, err, sizeof(err)) : NULL;
+		if (ev != NULL && ce_has_unknown(ev))
+			note_unknown();
+		if (ev != NULL &&
+		    (E.format != NULL ? ceformat_expand(E.format, &E.cj, ev,
+					    &E.line, err, sizeof(err)) :
+					ce_json_write(&E.cj, ev, &E.line, err,
+					    sizeof(err))) < 0)
+			ev = NULL;
 		arena_reset(&E.arena);
-		if (json == NULL) {
+		if (ev == NULL) {
 			frame_errorf(&E.fr, "%s", err);
 			data_error("", E.fr.err);
 			return;
 		}
-		len = strlen(json);
-		json[len] = '\n';
-		outbuf_add(&E.out, json, len + 1);
-		cJSON_free(json);
+		if (E.format == NULL)
+			strbuf_addc(&E.line, '\n');
+		outbuf_add(&E.out, E.line.p, E.line.len);
 		E.events++;
 	}
 	if (r == FRAME_ERROR)
@@ -159,25 +192,26 @@ encode_line(const char *s, size_t n)
 {
 	char err[256], what[64];
 	CloudEvent *evs[64], **ev = evs;
+	const struct jv *item;
 	size_t count, i, size;
-	cJSON *v, *item;
+	struct jv *v;
 	int status = 0;
 
 	snprintf(what, sizeof(what), "line %llu", (unsigned long long)E.lineno);
-	if ((v = json_parse_line(s, n, err, sizeof(err))) == NULL) {
+	if ((v = jv_parse(&E.arena, s, n, err, sizeof(err))) == NULL) {
 		data_error(what, err);
+		arena_reset(&E.arena);
 		return -1;
 	}
-	count = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1;
+	count = v->kind == JV_ARRAY ? v->n : 1;
 	if (count > sizeof(evs) / sizeof(evs[0]))
 		ev = arena_alloc(&E.arena, count * sizeof(*ev));
-	i = 0;
-	item = cJSON_IsArray(v) ? v->child : v;
-	for (; i < count; i++, item = item->next) {
-		if (count > 1 || cJSON_IsArray(v))
+	item = v->kind == JV_ARRAY ? v->child : v;
+	for (i = 0; i < count; i++, item = item->next) {
+		if (v->kind == JV_ARRAY)
 			snprintf(what, sizeof(what), "line %llu, event %zu",
 			    (unsigned long long)E.lineno, i + 1);
-		ev[i] = ce_from_json(&E.arena, item, err, sizeof(err));
+		ev[i] = ce_json_read(&E.cj, &E.arena, item, err, sizeof(err));
 		if (ev[i] == NULL) {
 			data_error(what, err);
 			status = -1;
@@ -197,7 +231,6 @@ encode_line(const char *s, size_t n)
 		frame_put(&E.out, &ev[i]->base);
 		E.events++;
 	}
-	cJSON_Delete(v);
 	arena_reset(&E.arena);
 	return status;
 }
@@ -306,25 +339,81 @@ on_signal(int signo, void *ctx)
 	stop(EXIT_OK);
 }
 
+/* A descriptor set (protoc --descriptor_set_out) from a file. */
+static void
+add_protoset(struct pbpool *pool, const char *path)
+{
+	char err[256];
+	uint8_t *p = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		die(EXIT_IO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		if (n == cap) {
+			cap = cap > 0 ? cap * 2 : 65536;
+			if (cap > (size_t)64 << 20)
+				die(EXIT_USAGE, "%s: larger than 64M", path);
+			if ((p = realloc(p, cap)) == NULL)
+				die(EXIT_INTERNAL, "out of memory");
+		}
+		if ((r = read(fd, p + n, cap - n)) < 0)
+			die(EXIT_IO, "%s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (pbpool_add(pool, p, n, err, sizeof(err)) < 0)
+		die(EXIT_USAGE, "%s: %s", path, err);
+	free(p);
+}
+
+static enum ce_data_form
+data_form(const char *s)
+{
+	static const char *const names[] = { "base64", "json", "text",
+		"proto" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0)
+			return (enum ce_data_form)i;
+	cli_usage(synopsis, "--data=%s: not base64, json, text or proto", s);
+}
+
 int
 main(int argc, char *argv[])
 {
+	enum ce_data_form form = CE_FORM_BASE64;
+	struct pbpool *pool = NULL;
+	const char *format = NULL;
 	bool force = false;
+	char err[256];
 	int c, status;
 
 	cli_start(argv[0]);
 	E.max = FRAME_MAX_DEFAULT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":defhm:qv", longopts, NULL)) != -1)
+	while ((c = getopt_long(
+		    argc, argv, ":D:deFf:hm:P:qv", longopts, NULL)) != -1)
 		switch (c) {
+		case 'D':
+			form = data_form(optarg);
+			break;
 		case 'd':
 			E.encode = false;
 			break;
 		case 'e':
 			E.encode = true;
 			break;
-		case 'f':
+		case 'F':
 			force = true;
+			break;
+		case 'f':
+			format = optarg;
 			break;
 		case 'h':
 			cli_help(synopsis, options);
@@ -333,6 +422,11 @@ main(int argc, char *argv[])
 			    E.max > (size_t)1 << 30)
 				cli_usage(synopsis,
 				    "-m %s: not a size from 1 to 1G", optarg);
+			break;
+		case 'P':
+			if (pool == NULL)
+				pool = pbpool_new();
+			add_protoset(pool, optarg);
 			break;
 		case 'q':
 			verbosity = LOG_ERROR;
@@ -347,10 +441,18 @@ main(int argc, char *argv[])
 		}
 	E.files = argv + optind;
 	E.nfiles = argc - optind;
+	if (E.encode && format != NULL)
+		cli_usage(synopsis, "-f makes lines from records, not records");
 	if (E.encode && !force && isatty(STDOUT_FILENO))
 		cli_usage(synopsis,
-		    "refusing to write binary records to a terminal (-f "
+		    "refusing to write binary records to a terminal (-F "
 		    "forces)");
+	if (format != NULL &&
+	    (E.format = ceformat_compile(format, err, sizeof(err))) == NULL)
+		cli_usage(synopsis, "-f: %s", err);
+	if (pool != NULL) /* the user's types first: theirs win */
+		pbpool_add_builtin(pool);
+	ce_json_init(&E.cj, form, pool);
 
 	arena_init(&E.arena);
 	outbuf_init(&E.out, STDOUT_FILENO);
@@ -366,10 +468,18 @@ main(int argc, char *argv[])
 	next_input();
 
 	status = loop_run();
+	if (E.unknown > 1)
+		lwarn("%llu records had fields CloudEvent does not have; "
+		      "they were dropped",
+		    (unsigned long long)E.unknown);
 	linfo("%llu events", (unsigned long long)E.events);
 	frame_reader_free(&E.fr);
 	inbuf_free(&E.lines);
 	outbuf_free(&E.out);
 	arena_free(&E.arena);
+	ce_json_free(&E.cj);
+	ceformat_free(E.format);
+	strbuf_free(&E.line);
+	pbpool_free(pool);
 	return status;
 }

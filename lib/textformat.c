@@ -10,6 +10,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "pbtypes.h"
+#include "strbuf.h"
 #include "textformat.h"
 
 struct tf {
@@ -541,4 +542,15 @@ textformat_any(const Google__Protobuf__Any *any, size_t *lenp)
 	s = textformat(m, lenp);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return s;
+}
+
+/* s[0..n) quoted and escaped as the text format writes strings. */
+void
+textformat_quote(struct strbuf *b, const uint8_t *s, size_t n)
+{
+	struct tf t = { NULL, 0, 0 };
+
+	put_escaped(&t, s, n);
+	strbuf_add(b, t.p, t.len);
+	free(t.p);
 }

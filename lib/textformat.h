@@ -15,10 +15,12 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "google/protobuf/any.pb-c.h"
+#include "strbuf.h"
 
 char *textformat(const ProtobufCMessage *, size_t *);
 char *textformat_any(const Google__Protobuf__Any *, size_t *);
 size_t textformat_double(double, char *, size_t);
 size_t textformat_float(float, char *, size_t);
+void textformat_quote(struct strbuf *, const uint8_t *, size_t);
 
 #endif

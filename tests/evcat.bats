@@ -14,7 +14,7 @@ setup() {
 
 @test "round trip reproduces every event exactly" {
 	evcat -e "$DATA/events.jsonl" > ev.bin
-	evcat ev.bin > out.jsonl
+	evcat --data=proto ev.bin > out.jsonl
 	diff -u "$DATA/events.jsonl" out.jsonl
 }
 
@@ -201,12 +201,12 @@ setup() {
 	[ ! -s err ]
 }
 
-@test "refuses to write records to a terminal unless -f" {
+@test "refuses to write records to a terminal unless -F" {
 	command -v script > /dev/null || skip "script(1) not installed"
 	run script -qec "evcat -e '$DATA/events.jsonl'" /dev/null
 	[ "$status" -eq 64 ]
-	[[ "$output" == *"evcat: refusing to write binary records to a terminal (-f forces)"* ]]
-	run script -qec "evcat -ef '$DATA/events.jsonl' > /dev/null" /dev/null
+	[[ "$output" == *"evcat: refusing to write binary records to a terminal (-F forces)"* ]]
+	run script -qec "evcat -eF '$DATA/events.jsonl' > /dev/null" /dev/null
 	[ "$status" -eq 0 ]
 }
 
@@ -214,7 +214,7 @@ setup() {
 	run --separate-stderr evcat -x
 	[ "$status" -eq 64 ]
 	[ "${stderr_lines[0]}" = "evcat: unknown option -x" ]
-	[ "${stderr_lines[1]}" = "usage: evcat [-defqv] [-m size] [file ...]" ]
+	[ "${stderr_lines[1]}" = "usage: evcat [-deFqv] [-D form] [-f format] [-m size] [-P protoset] [file ...]" ]
 	run --separate-stderr evcat -m 0
 	[ "$status" -eq 64 ]
 	run --separate-stderr evcat -m 2G
@@ -230,7 +230,7 @@ setup() {
 @test "--help and --version" {
 	run evcat --help
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "usage: evcat [-defqv] [-m size] [file ...]" ]
+	[ "${lines[0]}" = "usage: evcat [-deFqv] [-D form] [-f format] [-m size] [-P protoset] [file ...]" ]
 	run evcat --version
 	[ "$status" -eq 0 ]
 	[[ "$output" == "evcat (evpipe) "[0-9]* ]]
