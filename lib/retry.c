@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "grpcwire.h"
 #include "log.h"
 #include "retry.h"
@@ -62,7 +63,10 @@ retry_later(struct retry *r, const char *why)
 		return false;
 	}
 	ms = backoff_next(&r->bo);
-	linfo("%s; retrying in %.1fs", why, (double)ms / 1000);
+	if (r->log != NULL)
+		retry_log_failed(r->log, why, ms);
+	else
+		linfo("%s; retrying in %.1fs", why, (double)ms / 1000);
 	loop_timer_in(&r->timer, ms);
 	return true;
 }
@@ -75,6 +79,47 @@ retry_progress(struct retry *r)
 	backoff_reset(&r->bo);
 	if (r->initial_ms > 0)
 		r->bo.next_ms = r->initial_ms;
+	if (r->log != NULL)
+		retry_log_ok(r->log);
+}
+
+void
+retry_log_init(struct retry_log *l, const char *peer)
+{
+	*l = (struct retry_log){ .peer = peer, .every_ms = RETRY_LOG_EVERY_MS };
+}
+
+void
+retry_log_failed(struct retry_log *l, const char *why, int64_t delay_ms)
+{
+	int64_t now = loop_now();
+	char delay[DURATION_MAX], span[DURATION_MAX];
+
+	duration_format(delay, sizeof(delay), delay_ms);
+	if (l->failures++ == 0) {
+		l->since = l->logged = now;
+		lwarn("%s; retrying in %s", why, delay);
+	} else if (now - l->logged >= l->every_ms) {
+		l->logged = now;
+		duration_format(span, sizeof(span), now - l->since);
+		lwarn("%s; %llu failed attempts in %s, retrying in %s", why,
+		    (unsigned long long)l->failures, span, delay);
+	} else {
+		linfo("%s; retrying in %s", why, delay);
+	}
+}
+
+void
+retry_log_ok(struct retry_log *l)
+{
+	char span[DURATION_MAX];
+
+	if (l->failures == 0)
+		return;
+	duration_format(span, sizeof(span), loop_now() - l->since);
+	lwarn("%s: reconnected after %llu attempt%s, %s", l->peer,
+	    (unsigned long long)l->failures, l->failures == 1 ? "" : "s", span);
+	l->failures = 0;
 }
 
 void

@@ -11,6 +11,10 @@
  * connection-level failures that map to it), RESOURCE_EXHAUSTED from a
  * busy server, DEADLINE_EXCEEDED of one attempt, INTERNAL and UNKNOWN
  * from a broken stream or a crashed handler, ABORTED.
+ *
+ * Failures are logged at -v, each one; a tool that runs unattended
+ * gives its retries a struct retry_log to tell an operator about an
+ * outage at the default level instead (rate-limited, below).
  */
 #ifndef EVPIPE_RETRY_H
 #define EVPIPE_RETRY_H
@@ -21,6 +25,28 @@
 #include "backoff.h"
 #include "loop.h"
 
+/*
+ * An outage as an operator sees it, shared by the retries of the calls
+ * to one peer: the first failed attempt is a warning saying why, then at
+ * most one line every every_ms with the count so far; the first success
+ * after failures says "reconnected after N attempts, T s".
+ */
+#define RETRY_LOG_EVERY_MS 30000
+
+struct retry_log {
+	const char *peer; /* names it in "reconnected": a URL */
+	int64_t every_ms;
+	uint64_t failures; /* attempts failed since the last success */
+	int64_t since; /* loop_now() at the first of them */
+	int64_t logged; /* loop_now() at the last line */
+};
+
+void retry_log_init(struct retry_log *, const char *);
+/* An attempt failed (why); the next one is in delay_ms. */
+void retry_log_failed(struct retry_log *, const char *, int64_t);
+/* The peer answered. */
+void retry_log_ok(struct retry_log *);
+
 struct retry {
 	struct backoff bo;
 	struct loop_timer timer;
@@ -30,6 +56,7 @@ struct retry {
 	uint64_t failures; /* in a row, since the last progress */
 	uint64_t opens; /* in all */
 	double initial_ms; /* EVPIPE_RETRY_INITIAL_MS, or 0 */
+	struct retry_log *log; /* NULL: each failure at -v only */
 };
 
 void retry_init(struct retry *, void (*)(struct retry *, void *), void *);
