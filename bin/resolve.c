@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "clitab.h"
+#include "duration.h"
 #include "eventstore.h"
 #include "exitcode.h"
 #include "log.h"
@@ -34,6 +35,7 @@ enum {
 	OPT_CENTRAL,
 	OPT_CERT,
 	OPT_DEDUPE,
+	OPT_DRAIN_TIMEOUT,
 	OPT_DROP,
 	OPT_ENDPOINT,
 	OPT_INSECURE,
@@ -64,6 +66,8 @@ static const struct clitab options[] = {
 	{ "cert", OPT_CERT, "FILE", "client certificate (PEM) for mTLS" },
 	{ "dedupe-window", OPT_DEDUPE, "N",
 	    "resolve an id seen among the last N once (10000)" },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, "TIME",
+	    "after SIGTERM, finish for this long (default 10s)" },
 	{ "drop-unknown", OPT_DROP, NULL,
 	    "drop what is not a notification to resolve" },
 	{ "endpoint", OPT_ENDPOINT, "URL",
@@ -156,6 +160,7 @@ static void
 parse_args(struct resolve_opts *o, int argc, char *argv[])
 {
 	struct clitab_getopt g;
+	int64_t ms;
 	int c;
 
 	clitab_getopt(options, &g);
@@ -200,6 +205,15 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 		case OPT_DEDUPE:
 			o->dedupe_window = number(
 			    "--dedupe-window", optarg, 0, 100000000);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			if (duration_ms(optarg, &ms) < 0 || ms < 0 ||
+			    ms > 86400000)
+				cli_usage(synopsis,
+				    "--drain-timeout %s: not a time from 0s "
+				    "to a day",
+				    optarg);
+			o->drain_ms = ms;
 			break;
 		case OPT_DROP:
 			o->drop_unknown = true;

@@ -250,6 +250,7 @@ job_start(struct invq_job *qj)
 		.retries = cfg->retries,
 		.metadata = cfg->metadata,
 		.md_ctx = cfg->md_ctx,
+		.log = cfg->log,
 	};
 
 	j->opened = true;

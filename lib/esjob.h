@@ -34,6 +34,7 @@ struct esjob_cfg {
 	const char *source;
 	int replay_mode;
 	uint64_t retries;
+	struct retry_log *log; /* of the event store's outages, or NULL */
 	size_t (*metadata)(struct gmd *, size_t, void *);
 	void *md_ctx;
 	/* A status that ends the tool (credentials, method, retries). */

@@ -298,6 +298,7 @@ esstream_open(struct esstream *st, const struct esstream_opts *o,
 	st->ctx = ctx;
 	retry_init(&st->retry, call_open, st);
 	st->retry.max = o->retries;
+	st->retry.log = o->log;
 	call_open(&st->retry, st);
 }
 

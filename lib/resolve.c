@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "axway_resource.h"
 #include "dedupe.h"
+#include "duration.h"
 #include "esjob.h"
 #include "exitcode.h"
 #include "frame.h"
@@ -27,6 +28,7 @@
 #include "recin.h"
 #include "recout.h"
 #include "resolve.h"
+#include "retry.h"
 #include "sig.h"
 
 struct resolve {
@@ -38,12 +40,15 @@ struct resolve {
 	struct gchannel *ch;
 	struct esjob_cfg es;
 	struct axjob_cfg ax;
+	struct retry_log outage; /* of the event store or Central */
 	struct arena arena; /* for the record being read */
 	struct loop_io watch; /* checks, before each poll, whether done */
-	struct loop_timer teardown; /* stops the jobs, from the loop */
+	struct loop_timer drain; /* --drain-timeout after a signal */
+	struct loop_timer cut; /* cuts the jobs short, from the loop */
+	struct loop_timer grace; /* the output's last second */
 	struct progress progress; /* events written, at -v */
 	bool reading; /* stdin was opened */
-	bool input_over;
+	bool input_over, draining, stopping;
 	int status;
 	uint64_t passed, dropped, duplicates;
 	char bearer_value[64 * 1024];
@@ -60,6 +65,7 @@ resolve_opts_init(struct resolve_opts *o)
 	o->buffer = RESOLVE_BUFFER;
 	o->parallel = RESOLVE_PARALLEL;
 	o->dedupe_window = RESOLVE_DEDUPE_WINDOW;
+	o->drain_ms = RESOLVE_DRAIN_MS;
 }
 
 static void
@@ -80,20 +86,40 @@ end_input(struct resolve *r, int status)
 	}
 }
 
-/* A failure no later notification would get past: stop at once. */
+/*
+ * Cut everything short with this status: no more input, every job
+ * released (from the loop: this may run inside a job's callback), the
+ * output given its grace.
+ */
 static void
 stop(struct resolve *r, int status)
 {
 	end_input(r, status);
-	loop_timer_in(&r->teardown, 0);
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	loop_timer_stop(&r->drain);
+	loop_timer_in(&r->cut, 0);
 }
 
 static void
-teardown_fired(struct loop_timer *t)
+cut_fired(struct loop_timer *t)
 {
 	struct resolve *r = t->ctx;
 
 	invq_free(&r->q);
+	loop_timer_in(&r->grace, RESOLVE_OUTPUT_GRACE_MS);
+}
+
+static void
+grace_fired(struct loop_timer *t)
+{
+	struct resolve *r = t->ctx;
+
+	if (!recout_idle(&r->out))
+		lwarn("%s: %zu bytes not taken in time; exiting without them",
+		    r->out.name, outbuf_pending(&r->out.out));
+	loop_quit(r->status);
 }
 
 /* Before each poll: once all accepted work is written, stop. */
@@ -108,11 +134,45 @@ watch_prepare(struct loop_io *io)
 		loop_quit(r->status);
 }
 
+/* --drain-timeout is over: what is not written by now will not be. */
+static void
+drain_fired(struct loop_timer *t)
+{
+	struct resolve *r = t->ctx;
+	char d[DURATION_MAX];
+
+	duration_format(d, sizeof(d), r->o.drain_ms);
+	if (r->q.unfinished > 0)
+		lerr("drain timeout (%s): %zu notification%s cut short, "
+		     "not acknowledged",
+		    d, r->q.unfinished, r->q.unfinished == 1 ? "" : "s");
+	else
+		lerr("drain timeout (%s): %s has not taken everything", d,
+		    r->out.name);
+	stop(r, GRPC_DEADLINE_EXCEEDED);
+}
+
+/* SIGTERM, SIGINT: read no more, finish what was accepted, in time. */
 static void
 on_signal(int signo, void *ctx)
 {
-	linfo("signal %d: finishing what was accepted", signo);
-	end_input(ctx, EXIT_OK);
+	struct resolve *r = ctx;
+	char d[DURATION_MAX];
+
+	if (r->draining || r->stopping)
+		return;
+	r->draining = true;
+	end_input(r, EXIT_OK);
+	duration_format(d, sizeof(d), r->o.drain_ms);
+	if (r->q.unfinished > 0)
+		lwarn("signal %d: finishing %zu notification%s%s%s", signo,
+		    r->q.unfinished, r->q.unfinished == 1 ? "" : "s",
+		    r->o.drain_ms > 0 ? ", for at most " : "",
+		    r->o.drain_ms > 0 ? d : "");
+	else
+		linfo("signal %d: stopping", signo);
+	if (r->o.drain_ms > 0)
+		loop_timer_in(&r->drain, r->o.drain_ms);
 }
 
 static void
@@ -325,6 +385,15 @@ engflow_metadata(struct gmd *md, size_t max, void *ctx)
 	return 2;
 }
 
+/* A connection to the event store is up: an outage is over. */
+static void
+on_connect(void *ctx)
+{
+	struct resolve *r = ctx;
+
+	retry_log_ok(&r->outage);
+}
+
 static int
 setup_engflow(struct resolve *r, char *err, size_t errlen)
 {
@@ -336,14 +405,18 @@ setup_engflow(struct resolve *r, char *err, size_t errlen)
 	/* A live stream can be quiet for long: find a connection that died
 	 * silently.  Servers take a PING every 5 minutes (grpc.md, A8). */
 	o.keepalive_ms = 300000;
+	o.on_connect = on_connect;
+	o.on_connect_ctx = r;
 	if ((r->ch = gchannel_new(&o, err, errlen)) == NULL)
 		return -1;
+	retry_log_init(&r->outage, r->o.endpoint);
 	esjob_init(&r->es);
 	r->es.q = &r->q;
 	r->es.ch = r->ch;
 	r->es.source = r->o.endpoint;
 	r->es.replay_mode = r->o.replay_mode;
 	r->es.retries = r->o.retries;
+	r->es.log = &r->outage;
 	r->es.metadata = engflow_metadata;
 	r->es.md_ctx = r;
 	r->es.on_fatal = es_fatal;
@@ -357,6 +430,7 @@ setup_axway(struct resolve *r, char *err, size_t errlen)
 	if (axjob_init(&r->ax, r->o.central, r->o.tenant, &r->o.token, err,
 		errlen) < 0)
 		return -1;
+	retry_log_init(&r->outage, r->o.central);
 	r->ax.q = &r->q;
 	r->ax.http.cacert = r->o.tls.cacert;
 	r->ax.http.insecure = r->o.tls.insecure;
@@ -364,6 +438,7 @@ setup_axway(struct resolve *r, char *err, size_t errlen)
 	    r->o.max_record - 65536 :
 	    r->o.max_record;
 	r->ax.retries = r->o.retries;
+	r->ax.log = &r->outage;
 	r->ax.on_fatal = on_fatal;
 	r->ax.ctx = r;
 	return 0;
@@ -388,7 +463,9 @@ resolve_new(const struct resolve_opts *o, char *err, size_t errlen)
 	invq_init(&r->q, &r->out, r->o.parallel, r->o.buffer);
 	r->q.on_room = on_room;
 	r->q.ctx = r;
-	loop_timer_init(&r->teardown, teardown_fired, r);
+	loop_timer_init(&r->drain, drain_fired, r);
+	loop_timer_init(&r->cut, cut_fired, r);
+	loop_timer_init(&r->grace, grace_fired, r);
 	r->watch = (struct loop_io){
 		.fd = -1, .prepare = watch_prepare, .ctx = r
 	};
@@ -443,7 +520,9 @@ resolve_free(struct resolve *r)
 		recin_close(&r->in);
 	recout_close(&r->out);
 	loop_io_del(&r->watch);
-	loop_timer_stop(&r->teardown);
+	loop_timer_stop(&r->drain);
+	loop_timer_stop(&r->cut);
+	loop_timer_stop(&r->grace);
 	gchannel_free(r->ch);
 	if (r->o.api == RESOLVE_AXWAY)
 		axjob_cfg_free(&r->ax);

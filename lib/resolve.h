@@ -6,10 +6,19 @@
  * to stdout in input order.  A notification seen among the last
  * dedupe_window is not resolved again (dedupe.h).
  *
- * It ends at the end of input (or a bad record, 65), and at SIGTERM or
- * SIGINT, once everything accepted is written; at a status no later
- * notification would get past (credentials, retries used up) or an
- * output error at once.
+ * It ends:
+ *  - at the end of input (or a bad record, 65): once everything
+ *    accepted is written;
+ *  - at SIGTERM or SIGINT: stdin is read no more, the notifications
+ *    accepted go on for drain_ms at most; then the ones not finished
+ *    are cut short (their calls cancelled), nothing from the first of
+ *    them on is written, and the exit status is DEADLINE_EXCEEDED.
+ *    Since a notification's evpipeack rides on its last event, one cut
+ *    short is never acknowledged, whatever of its events went out;
+ *  - at a status no later notification would get past (credentials,
+ *    retries used up) or an output error: at once, the same way.
+ * After a cut, stdout gets RESOLVE_OUTPUT_GRACE_MS more to take the
+ * whole records it holds.
  */
 #ifndef EVPIPE_RESOLVE_H
 #define EVPIPE_RESOLVE_H
@@ -25,6 +34,8 @@
 #define RESOLVE_PARALLEL 4
 #define RESOLVE_BUFFER (256 * 1024)
 #define RESOLVE_DEDUPE_WINDOW 10000
+#define RESOLVE_DRAIN_MS 10000
+#define RESOLVE_OUTPUT_GRACE_MS 1000
 
 enum resolve_api { RESOLVE_ENGFLOW, RESOLVE_AXWAY };
 
@@ -45,6 +56,7 @@ struct resolve_opts {
 	bool drop_unknown;
 	size_t max_record, buffer;
 	uint64_t parallel, dedupe_window, retries;
+	int64_t drain_ms; /* 0: as long as it takes */
 };
 
 struct resolve;
