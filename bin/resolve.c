@@ -42,6 +42,7 @@ enum {
 	OPT_KEY,
 	OPT_ON,
 	OPT_PARALLEL,
+	OPT_PASS_NOTIFICATIONS,
 	OPT_REPLAY,
 	OPT_RETRIES,
 	OPT_TENANT,
@@ -83,6 +84,8 @@ static const struct clitab options[] = {
 	    "started, finished (the default) or started,finished" },
 	{ "parallel", OPT_PARALLEL, "N",
 	    "notifications resolved at once (default 4)" },
+	{ "pass-notifications", OPT_PASS_NOTIFICATIONS, NULL,
+	    "write each notification ahead of its events" },
 	{ "quiet", 'q', NULL, "print errors only" },
 	{ "replay-mode", OPT_REPLAY, "MODE",
 	    "until-complete (default) or stop-after-last-known" },
@@ -238,6 +241,9 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 		case OPT_PARALLEL:
 			o->parallel = number("--parallel", optarg, 1, 1000);
 			break;
+		case OPT_PASS_NOTIFICATIONS:
+			o->pass_notifications = true;
+			break;
 		case 'q':
 			verbosity = LOG_ERROR;
 			break;
@@ -298,10 +304,11 @@ check(struct resolve_opts *o)
 		if (o->central == NULL || o->tenant == NULL)
 			cli_usage(synopsis,
 			    "--api axway needs --central and --tenant");
-		if (o->endpoint != NULL || o->builds || o->tls.cert != NULL)
+		if (o->endpoint != NULL || o->builds || o->tls.cert != NULL ||
+		    o->pass_notifications)
 			cli_usage(synopsis,
-			    "--endpoint, --builds and --cert are "
-			    "for --api engflow");
+			    "--endpoint, --builds, --cert and "
+			    "--pass-notifications are for --api engflow");
 		if (!secret_isset(&o->token))
 			cli_usage(synopsis,
 			    "--api axway needs a token (--token-file, "

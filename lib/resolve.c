@@ -201,7 +201,9 @@ ack_value(const CloudEvent *ev)
  * The same thing notified again (the queue delivers at least once):
  * not resolved twice.  If the notification takes part in end-to-end
  * acknowledgement it still goes on, marked, after the first one's
- * events, so that its acknowledgement is not lost.
+ * events, so that its acknowledgement is not lost; with
+ * pass_notifications it goes on in any case, as every notification
+ * does.
  */
 static bool
 duplicate(struct resolve *r, const char *key, const uint8_t *rec, size_t len,
@@ -213,7 +215,7 @@ duplicate(struct resolve *r, const char *key, const uint8_t *rec, size_t len,
 	}
 	r->duplicates++;
 	linfo("%s: seen already (notification %s)", key, ev->id);
-	if (ce_get_string(ev, ACK_ATTR) != NULL)
+	if (ce_get_string(ev, ACK_ATTR) != NULL || r->o.pass_notifications)
 		esjob_unresolved(&r->arena, &r->q, NULL, rec, len, "DUPLICATE",
 		    ack_value(ev));
 	return true;
@@ -416,6 +418,7 @@ setup_engflow(struct resolve *r, char *err, size_t errlen)
 	r->es.source = r->o.endpoint;
 	r->es.replay_mode = r->o.replay_mode;
 	r->es.retries = r->o.retries;
+	r->es.pass_notifications = r->o.pass_notifications;
 	r->es.log = &r->outage;
 	r->es.metadata = engflow_metadata;
 	r->es.md_ctx = r;

@@ -47,6 +47,7 @@ struct resolve_opts {
 	bool bearer; /* authorization: Bearer, not x-engflow-auth-* */
 	bool builds; /* GetBuild for build notifications */
 	bool on_started, on_finished;
+	bool pass_notifications;
 	int replay_mode;
 	/* Axway */
 	const char *central, *tenant;

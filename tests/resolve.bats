@@ -275,6 +275,71 @@ for l in sys.stdin:
 	[ "$output" = "ok 8 events" ]
 }
 
+@test "--pass-notifications: each notification ahead of its events, as it came less evpipeack; the ack stays on the last event" {
+	start_es --events 3 --not-found inv3
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |
+	    evcat -e > u1.bin
+	es notify --ack inv1 inv2 > n12.bin
+	es notify --ack inv3 > n3.bin
+	es notify --ack inv1:again > dup.bin
+	es notify --ack --kind invocation-started inv9 > started.bin
+	cat n12.bin u1.bin n3.bin dup.bin started.bin > in.bin
+	for p in 1 4; do
+		resolve --endpoint "$ES" --pass-notifications --parallel $p \
+		    < in.bin > out.bin
+		# byte for byte (the checker makes them as notify did)
+		run es check --events 3 --ack --notifications --passthrough 4 \
+		    inv1 inv2 < out.bin
+		echo "$output"
+		[ "$output" = "ok 6 events" ]
+		evcat out.bin | pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' > got
+		diff -u - got <<-'END'
+		('n-inv1', None, None)
+		('inv1/1', None, None)
+		('inv1/2', None, None)
+		('inv1/3', 'ack-n-inv1', None)
+		('n-inv2', None, None)
+		('inv2/1', None, None)
+		('inv2/2', None, None)
+		('inv2/3', 'ack-n-inv2', None)
+		('u1', None, None)
+		('n-inv3', 'ack-n-inv3', 'NOT_FOUND')
+		('again', 'ack-again', 'DUPLICATE')
+		('n-inv9', 'ack-n-inv9', None)
+		END
+	done
+	# without evpipeack on the input: the ack is the notification's id,
+	# and a duplicate goes on too
+	es notify inv1 inv1:again > in.bin
+	resolve --endpoint "$ES" --pass-notifications < in.bin | evcat |
+	    pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' > got
+	diff -u - got <<-'END'
+	('n-inv1', None, None)
+	('inv1/1', None, None)
+	('inv1/2', None, None)
+	('inv1/3', 'n-inv1', None)
+	('again', 'again', 'DUPLICATE')
+	END
+	# for EngFlow only
+	run resolve --api axway --central http://127.0.0.1:1 --tenant t \
+	    --token x --pass-notifications < /dev/null
+	[ "$status" -eq 64 ]
+}
+
+@test "--pass-notifications with streams cut and resumed: each notification once, ahead of its events" {
+	seed=$RANDOM
+	echo "seed $seed"
+	start_es --events 40 --cut 0.1 --seed "$seed" --tokenless 0.2
+	ids=$(seq -f 'inv%g' 1 10)
+	es notify --ack $ids > in.bin
+	resolve --endpoint "$ES" --pass-notifications < in.bin > out.bin
+	run es check --events 40 --ack --notifications $ids < out.bin
+	echo "$output"
+	[ "$output" = "ok 400 events" ]
+	# the streams really were cut
+	grep '"phase": "end"' es.log | grep -vq '"end": "OK"'
+}
+
 @test "a notification that is the BuildLifecycleEventNotification itself" {
 	start_es --events 3
 	es notify --direct --instance tenant1 inv1 > in.bin
