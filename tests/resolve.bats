@@ -263,6 +263,58 @@ for l in sys.stdin:
 	[ "$output" = "ok 6 events" ]
 }
 
+@test "a plain event while notifications wait to start (issue 15): no crash, in its place, at --parallel 1, 2 and the default" {
+	start_es --events 20
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |
+	    evcat -e > u1.bin
+	es notify --kind invocation-started s1 > s1.bin
+	es notify --ack n1 n2 n3 n4 n5 n6 > a.bin
+	es notify --ack n7 n8 > b.bin
+	es notify --ack n2:dup > dup.bin
+	# six notifications, one plain event, two more; then an unselected
+	# kind and a duplicate, which pass through too
+	cat a.bin u1.bin b.bin s1.bin dup.bin > in.bin
+	for p in 1 2 ""; do
+		rr in.bin out.bin --endpoint "$ES" ${p:+--parallel $p}
+		echo "--parallel ${p:-default}: $status $stderr"
+		[ "$status" -eq 0 ]
+		no_crash stderr.txt
+		run es check --events 20 --ack --passthrough 3 n1 n2 n3 n4 n5 n6 n7 n8 < out.bin
+		[ "$output" = "ok 160 events" ]
+		evcat out.bin | pyjson 'e["id"]' | grep -vn / > got
+		printf '121:u1\n162:n-s1\n163:dup\n' | diff -u - got
+	done
+}
+
+@test "Axway: deletes while GETs wait (issue 15): no crash, each in its place, at --parallel 1 and the default" {
+	start_central
+	echo tok > tok
+	central_notify --ack CREATED:/m/v1/envs/e/apis/s1 CREATED:/m/v1/envs/e/apis/s2 \
+	    DELETED:/m/v1/envs/e/apis/s3 UPDATED:/m/v1/envs/e/apis/s4 \
+	    DELETED:/m/v1/envs/e/apis/s5 DELETED:/m/v1/envs/e/apis/s6 \
+	    CREATED:/m/v1/envs/e/apis/s7 SUBRESOURCEUPDATED:/m/v1/envs/e/apis/s8 \
+	    DELETED:/m/v1/envs/e/apis/s9 > in.bin
+	for p in 1 ""; do
+		rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org1 \
+		    --token-file tok ${p:+--parallel $p}
+		echo "--parallel ${p:-default}: $status $stderr"
+		[ "$status" -eq 0 ]
+		no_crash stderr.txt
+		evcat out.bin | pyjson '(e["id"], e["type"].rsplit(".", 1)[-1], e.get("evpipeack"))' > got
+		diff -u - got <<-'END'
+		('e1', 'resource', 'ack-e1')
+		('e2', 'resource', 'ack-e2')
+		('e3', 'DELETED', 'ack-e3')
+		('e4', 'resource', 'ack-e4')
+		('e5', 'DELETED', 'ack-e5')
+		('e6', 'DELETED', 'ack-e6')
+		('e7', 'resource', 'ack-e7')
+		('e8', 'resource', 'ack-e8')
+		('e9', 'DELETED', 'ack-e9')
+		END
+	done
+}
+
 @test "evpipeack: the notification's own value, else its id; on the last event only" {
 	start_es --events 4
 	es notify --ack inv1 inv2:n2 > in.bin
