@@ -524,6 +524,96 @@ for l in sys.stdin:
 	[ "${stderr_lines[1]}" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
 }
 
+@test "every gRPC status the event store ends a call with: the exit status resolve.1 gives, or passed on unresolved" {
+	# resolve.1, EXIT STATUS: statuses worth retrying end resolve with
+	# the status once --retries are used up; UNAUTHENTICATED,
+	# PERMISSION_DENIED and UNIMPLEMENTED at once; the others concern
+	# one notification, which passes on marked, and resolve goes on
+	local codes="CANCELLED=1 UNKNOWN=2 INVALID_ARGUMENT=0 DEADLINE_EXCEEDED=4
+	    NOT_FOUND=0 ALREADY_EXISTS=0 PERMISSION_DENIED=7 RESOURCE_EXHAUSTED=8
+	    FAILED_PRECONDITION=0 ABORTED=10 OUT_OF_RANGE=0 UNIMPLEMENTED=12
+	    INTERNAL=13 UNAVAILABLE=14 DATA_LOSS=0 UNAUTHENTICATED=16"
+	local fails=() c name want
+	for c in $codes; do
+		fails+=(--fail "i${c%=*}=${c%=*}")
+	done
+	start_es --events 3 "${fails[@]}"
+	for c in $codes; do
+		name=${c%=*} want=${c#*=}
+		es notify --ack "i$name" ok1 > in.bin
+		rr in.bin out.bin --endpoint "$ES" --retries 2 --parallel 1
+		echo "$name: $status: $stderr"
+		[ "$status" -eq "$want" ]
+		no_crash stderr.txt
+		[[ "$stderr" == *"resolve: invocation i$name: $name: failing on purpose"* ]]
+		if [ "$want" -eq 0 ]; then
+			# marked, acknowledged, and the next one resolved
+			evcat out.bin | head -1 | pyjson '(e["evpipeunresolved"], e["evpipeack"])' |
+			    grep -qx "('$name', 'ack-n-i$name')"
+			run es check --events 3 --ack --passthrough 1 ok1 < out.bin
+			[ "$output" = "ok 3 events" ]
+		else
+			# nothing written, so nothing acknowledged
+			[ ! -s out.bin ]
+		fi
+	done
+}
+
+@test "a stream the server cancels midway is resumed, not taken for complete" {
+	# CANCELLED from a server (one shutting down) says nothing about the
+	# invocation: passing on what came, with evpipeack, would lose the rest
+	seed=$RANDOM
+	echo "seed $seed"
+	start_es --events 50 --cut 0.05 --cut-codes CANCELLED --seed "$seed"
+	es notify --ack inv1 inv2 inv3 > in.bin
+	rr in.bin out.bin --endpoint "$ES"
+	[ "$status" -eq 0 ]
+	run es check --events 50 --ack inv1 inv2 inv3 < out.bin
+	echo "$output"
+	[ "$output" = "ok 150 events" ]
+	grep -q '"end": "CANCELLED"' es.log
+}
+
+@test "exit statuses for local failures: stdin unreadable 74, bad input 65, /dev/full 74, a reader gone 0 (both APIs)" {
+	echo tok > tok
+	central_notify CREATED:/a/b/c > ax.bin
+	for api in engflow axway; do
+		if [ $api = engflow ]; then
+			set -- --endpoint grpc://127.0.0.1:1
+		else
+			set -- --api axway --central http://127.0.0.1:1 --tenant t --token-file tok
+		fi
+		rr / out.bin "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 74 ]
+		[ "$stderr" = "resolve: stdin: Is a directory" ]
+		printf '\377' > bad.bin
+		rr bad.bin out.bin "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 65 ]
+		no_crash stderr.txt
+		rr "$DATA/man/events.jsonl" out.bin "$@"
+		[ "$status" -eq 65 ]
+		evcat -e "$DATA/man/events.jsonl" > plain.bin
+		rr plain.bin /dev/full "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 74 ]
+		[ "$stderr" = "resolve: stdout: No space left on device" ]
+		for i in $(seq 2000); do cat plain.bin; done > big.bin
+		run bash -c 'set -o pipefail; resolve "$@" < big.bin 2> err |
+		    head -c1 > /dev/null' resolve "$@"
+		echo "$api: $status $(cat err)"
+		[ "$status" -eq 0 ]
+		[ ! -s err ]
+	done
+	# an Axway watch event that does not parse
+	echo '{"specversion":"1.0","id":"x","source":"/s","type":"t","data_proto":{"type_url":"type.googleapis.com/central.events.v1.Event","value":"/w=="}}' |
+	    evcat -e > bad.bin
+	rr bad.bin out.bin --api axway --central http://127.0.0.1:1 --tenant t --token-file tok
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "resolve: stdin: record 1 at byte 0: central.events.v1.Event does not parse" ]
+}
+
 @test "grpcs: the server verified against --cacert, by address and by name; the events arrive" {
 	start_tls_es server --events 3
 	es notify inv1 > in.bin
@@ -927,6 +1017,33 @@ while True:
 	[ "${#stderr_lines[@]}" -eq 2 ]
 	[[ "${stderr_lines[0]}" == "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503; retrying in "*ms ]]
 	[ "${stderr_lines[1]}" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
+}
+
+@test "Axway: 403 stops with 7, 410 passes marked HTTP_410, an unreachable Central exits 14 after --retries" {
+	start_central --tenant org1 --fail /a/b/gone=1:410
+	echo tok > tok
+	central_notify --ack CREATED:/a/b/c > in.bin
+	rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org2 --token-file tok
+	[ "$status" -eq 7 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 403" ]
+	[ ! -s out.bin ]
+	no_crash stderr.txt
+	central_notify --ack UPDATED:/a/b/gone CREATED:/a/b/c > in.bin
+	rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org1 --token-file tok
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/gone: HTTP 410 (passed through unresolved)" ]
+	evcat out.bin | pyjson '(e["id"], e.get("evpipeunresolved"), e["evpipeack"])' > got
+	diff -u - got <<-'END'
+	('e1', 'HTTP_410', 'ack-e1')
+	('e2', None, 'ack-e2')
+	END
+	rr in.bin out.bin --api axway --central http://127.0.0.1:1 --tenant org1 \
+	    --token-file tok --retries 2 --parallel 1
+	echo "$stderr"
+	[ "$status" -eq 14 ]
+	[ ! -s out.bin ]
+	[[ "$(tail -1 stderr.txt)" == "resolve: GET http://127.0.0.1:1/apis/a/b/gone: Failed to connect to 127.0.0.1 port 1 after "*" ms: Couldn't connect to server" ]]
+	no_crash stderr.txt
 }
 
 @test "subscribe | resolve | evcat against a fake cluster (queue and event store on one port)" {
