@@ -12,9 +12,10 @@
  *  - at SIGTERM or SIGINT: stdin is read no more, the notifications
  *    accepted go on for drain_ms at most; then the ones not finished
  *    are cut short (their calls cancelled), nothing from the first of
- *    them on is written, and the exit status is DEADLINE_EXCEEDED.
- *    Since a notification's evpipeack rides on its last event, one cut
- *    short is never acknowledged, whatever of its events went out;
+ *    them on is written, and the exit status is DEADLINE_EXCEEDED (0
+ *    when everything finished in time).  Since a notification's
+ *    evpipeack rides on its last event, one cut short is never
+ *    acknowledged, whatever of its events went out;
  *  - at a status no later notification would get past (credentials,
  *    retries used up) or an output error: at once, the same way.
  * After a cut, stdout gets RESOLVE_OUTPUT_GRACE_MS more to take the
