@@ -322,5 +322,6 @@ axjob_add(struct axjob_cfg *cfg, const struct ax_notice *n, const uint8_t *rec,
 	j->record_len = len;
 	retry_init(&j->retry, fetch, j);
 	j->retry.max = cfg->retries;
+	j->retry.log = cfg->log;
 	invq_add(cfg->q, &j->qj);
 }

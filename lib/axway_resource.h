@@ -26,6 +26,7 @@
 #include "cloudevent.h"
 #include "http.h"
 #include "invq.h"
+#include "retry.h"
 #include "secret.h"
 
 #define AX_EVENT "central.events.v1.Event"
@@ -44,6 +45,7 @@ struct axjob_cfg {
 	struct secret *token;
 	struct http_opts http;
 	uint64_t retries;
+	struct retry_log *log; /* of Central's outages, or NULL */
 	void (*on_fatal)(int, const char *, void *);
 	void *ctx;
 	struct arena arena;

@@ -22,6 +22,7 @@ struct esjob {
 	size_t record_len;
 	struct esstream st;
 	bool opened;
+	bool announced; /* the notification itself went out ahead */
 	uint64_t seq; /* events written */
 	/* The event received last, held back until the next one shows
 	 * whether it is the last (which carries evpipeack). */
@@ -145,6 +146,47 @@ esjob_unresolved(struct arena *a, struct invq *q, struct invq_job *qj,
 	arena_reset(a);
 }
 
+/* An attributes entry (CloudEvent field 5) whose key is evpipeack. */
+static bool
+ack_entry(const struct pbfield *f)
+{
+	const uint8_t *key;
+	size_t len;
+
+	return f->num == 5 && f->wiretype == 2 &&
+	    pbwire_find(f->p, f->len, 1, &key, &len, NULL) > 0 &&
+	    len == strlen(ACK_ATTR) && memcmp(key, ACK_ATTR, len) == 0;
+}
+
+/*
+ * The notification ahead of its events (pass_notifications): its
+ * record as it came, every field in place, without evpipeack, which
+ * goes on the last event only.
+ */
+static int
+announce(struct esjob *j)
+{
+	struct arena *a = &j->cfg->arena;
+	const uint8_t *p = j->record, *field;
+	size_t n = j->record_len, len = 0;
+	uint8_t *rec = arena_alloc(a, n > 0 ? n : 1);
+	struct pbfield f;
+	int r;
+
+	j->announced = true;
+	for (field = p; (r = pbwire_next(&p, &n, &f)) > 0; field = p) {
+		if (ack_entry(&f))
+			continue;
+		memcpy(rec + len, field, (size_t)(p - field));
+		len += (size_t)(p - field);
+	}
+	if (r < 0) /* it was checked when it came in */
+		die(EXIT_INTERNAL, "a held record no longer parses");
+	r = invq_emit_bytes(j->cfg->q, &j->qj, rec, len);
+	arena_reset(a);
+	return r;
+}
+
 static const char *
 what(const struct esjob *j)
 {
@@ -164,8 +206,10 @@ on_event(struct esstream *st, const struct es_event *ev, void *ctx)
 
 	if (ev->event == NULL)
 		return 0; /* is_last after a token past the end: nothing */
-	if (j->have_pend)
-		r = emit(j, false);
+	if (j->cfg->pass_notifications && !j->announced)
+		r = announce(j);
+	if (j->have_pend && emit(j, false) == INVQ_PAUSE)
+		r = INVQ_PAUSE;
 	if (j->pend_cap < ev->event_len) {
 		j->pend_cap = ev->event_len + 1024;
 		free(j->pend);
@@ -250,6 +294,7 @@ job_start(struct invq_job *qj)
 		.retries = cfg->retries,
 		.metadata = cfg->metadata,
 		.md_ctx = cfg->md_ctx,
+		.log = cfg->log,
 	};
 
 	j->opened = true;

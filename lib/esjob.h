@@ -15,6 +15,8 @@
  * The last event carries evpipeack.  A notification that gives no
  * event (NOT_FOUND, no events, another per-notification error) is
  * written itself, with evpipeunresolved saying why, and evpipeack.
+ * With pass_notifications, the notification goes out ahead of its first
+ * event, byte for byte as it came but without its evpipeack.
  */
 #ifndef EVPIPE_ESJOB_H
 #define EVPIPE_ESJOB_H
@@ -34,6 +36,8 @@ struct esjob_cfg {
 	const char *source;
 	int replay_mode;
 	uint64_t retries;
+	bool pass_notifications;
+	struct retry_log *log; /* of the event store's outages, or NULL */
 	size_t (*metadata)(struct gmd *, size_t, void *);
 	void *md_ctx;
 	/* A status that ends the tool (credentials, method, retries). */

@@ -192,6 +192,18 @@ on_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 	return 0;
 }
 
+/*
+ * Whether a new call may get further.  CANCELLED comes from the
+ * server's side only (a call we cancel is detached first): a server
+ * stopping, which says nothing about the invocation; taking it for the
+ * stream's end would pass on the events so far as if they were all.
+ */
+static bool
+worth_retrying(int code)
+{
+	return retry_transient(code) || code == GRPC_CANCELLED;
+}
+
 /* Fires once per call, when it is over; the gcall is freed after. */
 static void
 on_close(struct gcall *call, const struct gstatus *status, void *ctx)
@@ -209,7 +221,7 @@ on_close(struct gcall *call, const struct gstatus *status, void *ctx)
 	snprintf(why, sizeof(why), "%s %s: %s%s%s", what(st), st->id,
 	    grpc_status_name(status->code), *status->message ? ": " : "",
 	    status->message);
-	if (!retry_transient(status->code)) {
+	if (!worth_retrying(status->code)) {
 		end(st, status->code, status->message);
 		return;
 	}
@@ -298,6 +310,7 @@ esstream_open(struct esstream *st, const struct esstream_opts *o,
 	st->ctx = ctx;
 	retry_init(&st->retry, call_open, st);
 	st->retry.max = o->retries;
+	st->retry.log = o->log;
 	call_open(&st->retry, st);
 }
 

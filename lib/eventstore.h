@@ -63,6 +63,7 @@ struct esstream_opts {
 	 * entries, returns how many. */
 	size_t (*metadata)(struct gmd *, size_t, void *);
 	void *md_ctx;
+	struct retry_log *log; /* failed calls are told there, or NULL */
 };
 
 struct esstream {

@@ -68,6 +68,7 @@ struct flyte {
 	struct flyte_post *event; /* the event being posted; the rest wait */
 	size_t npending[2];
 	uint64_t post_failures, lost;
+	struct retry_log post_log; /* an outage of posts, told once */
 	bool last_call; /* one more attempt for each post, no retries */
 	bool spooling;
 	struct spool spool;
@@ -239,8 +240,6 @@ conn_fail(struct flyte *f, const char *why)
 	f->conn_req = NULL;
 	f->state = C_DISCOVER;
 	snprintf(f->last_error, sizeof(f->last_error), "%s", why);
-	if (!f->conn_warned && !logging(LOG_INFO))
-		lwarn("%s; retrying with backoff", why);
 	f->conn_warned = true;
 	retry_later(&f->conn, why);
 }
@@ -255,7 +254,7 @@ ready(struct flyte *f)
 	f->gen++;
 	retry_progress(&f->conn);
 	if (f->conn_warned)
-		lwarn("registered pack after %llu failed attempts",
+		linfo("registered pack after %llu failed attempts",
 		    (unsigned long long)f->conn.opens - 1);
 	f->conn.opens = 0;
 	f->conn_warned = false;
@@ -695,8 +694,6 @@ post_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 	p->req = NULL;
 	p->attempts++;
 	if (failed(f, why, sizeof(why), "POST", p->url, resp) == NULL) {
-		if (f->post_failures > 0)
-			lwarn("posts are delivered again");
 		f->post_failures = 0;
 		post_end(p, true, false);
 		return;
@@ -727,8 +724,7 @@ post_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 		post_give_up(p, why);
 		return;
 	}
-	if (f->post_failures++ == 0 && !logging(LOG_INFO))
-		lwarn("%s; retrying with backoff", why);
+	f->post_failures++;
 	retry_later(&p->retry, why);
 	/* The last attempt is made at the deadline, not after it. */
 	if (p->retry.timer.due > p->deadline)
@@ -782,6 +778,7 @@ post_new(struct flyte *f, enum flyte_post_kind kind, const char *url,
 	p->meta = xstrdup(meta);
 	p->deadline = loop_now() + f->o.post_deadline_ms;
 	retry_init(&p->retry, post_open, p);
+	p->retry.log = &f->post_log;
 	/* Oldest first: a spooled backlog goes out before new posts. */
 	{
 		struct flyte_post **pp = &f->posts;
@@ -905,6 +902,7 @@ flyte_open(const struct flyte_opts *o, const struct flyte_handlers *h,
 		f->spooling = true;
 	}
 	retry_init(&f->conn, conn_open, f);
+	retry_log_init(&f->post_log, "posts");
 	loop_timer_init(&f->poll_timer, poll_fire, f);
 	return f;
 }

@@ -391,6 +391,7 @@ fwd_retry_init(struct fwd *f, struct retry *r,
 {
 	retry_init(r, open, ctx);
 	r->max = f->o.retries;
+	r->own.peer = f->o.url;
 }
 
 /*
@@ -409,12 +410,8 @@ fwd_retry(
 	snprintf(why, sizeof(why), "%s: %s: %s%s%s", f->o.url, what,
 	    grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
 	    st->message);
-	if (retry_transient(st->code) && retry_later(r, why)) {
-		/* retry_later tells each one with -v; say the first anyway */
-		if (r->failures == 1 && !logging(LOG_INFO))
-			lwarn("%s; retrying", why);
+	if (retry_transient(st->code) && retry_later(r, why))
 		return true;
-	}
 	fwd_fail(f, st->code, "%s", why);
 	return false;
 }

@@ -14,7 +14,11 @@ release_pass(struct invq_job *j)
 	free(j);
 }
 
-/* A record that passes through is a job that is done from the start. */
+/*
+ * Records that pass through, kept in their place: a job that is DONE
+ * from the start.  It has no start() or resume(): the queue never
+ * calls them for a job that is not WAITING or paused.
+ */
 static const struct invq_job_ops pass_ops = { .release = release_pass };
 
 void
@@ -110,10 +114,19 @@ invq_empty(const struct invq *q)
 	return q->head == NULL;
 }
 
+/* The first WAITING job from j on; the ones before next_start are not. */
+static struct invq_job *
+first_waiting(struct invq_job *j)
+{
+	while (j != NULL && j->state != INVQ_WAITING)
+		j = j->next;
+	return j;
+}
+
 /*
- * Write what the head has, retire finished heads, start jobs while
- * fewer than `parallel` run.  Start, resume and release may call back
- * into the queue; such calls only ask for another round.
+ * Write what the head has, retire finished heads, start WAITING jobs
+ * while fewer than `parallel` run.  Start, resume and release may call
+ * back into the queue; such calls only ask for another round.
  */
 void
 invq_pump(struct invq *q)
@@ -131,7 +144,7 @@ invq_pump(struct invq *q)
 			flush(q, j);
 			if (j->off < j->len)
 				break; /* the output is full */
-			if (!j->done) {
+			if (j->state != INVQ_DONE) {
 				/* It writes straight through from now on. */
 				if (j->paused) {
 					j->paused = false;
@@ -149,8 +162,8 @@ invq_pump(struct invq *q)
 		}
 		while (q->running < q->parallel && q->next_start != NULL) {
 			j = q->next_start;
-			q->next_start = j->next;
-			j->started = true;
+			q->next_start = first_waiting(j->next);
+			j->state = INVQ_RUNNING;
 			q->running++;
 			j->ops->start(j);
 		}
@@ -179,8 +192,11 @@ invq_add(struct invq *q, struct invq_job *j)
 {
 	j->buf = NULL;
 	j->off = j->len = j->cap = 0;
-	j->started = j->done = j->paused = false;
+	j->state = INVQ_WAITING;
+	j->paused = false;
 	link_job(q, j);
+	q->unfinished++;
+	/* Every job before it is started or done: it is the oldest. */
 	if (q->next_start == NULL)
 		q->next_start = j;
 	invq_pump(q);
@@ -196,38 +212,62 @@ invq_pass(struct invq *q, const uint8_t *body, size_t size)
 		q->records++;
 		return;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	j->ops = &pass_ops;
-	j->started = j->done = true;
-	link_job(q, j);
+	/* Behind a job that is done, it only waits for that job's records:
+	 * it joins them. */
+	if ((j = q->tail)->state != INVQ_DONE) {
+		if ((j = calloc(1, sizeof(*j))) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		j->ops = &pass_ops;
+		j->state = INVQ_DONE;
+		link_job(q, j);
+	}
 	append(q, j, NULL, body, size);
 }
 
-int
-invq_emit(struct invq *q, struct invq_job *j, const ProtobufCMessage *msg)
+static int
+emit(struct invq *q, struct invq_job *j, const ProtobufCMessage *msg,
+    const uint8_t *body, size_t size)
 {
 	if (j == q->head && j->off == j->len && !recout_full(q->out)) {
-		recout_put(q->out, msg);
+		if (msg != NULL)
+			recout_put(q->out, msg);
+		else
+			recout_put_bytes(q->out, body, size);
 		q->records++;
 		return 0;
 	}
-	append(q, j, msg, NULL, 0);
-	if (j->len - j->off < q->bufmax || j->done)
+	append(q, j, msg, body, size);
+	if (j->len - j->off < q->bufmax || j->state == INVQ_DONE)
 		return 0;
 	j->paused = true;
 	return INVQ_PAUSE;
 }
 
+int
+invq_emit(struct invq *q, struct invq_job *j, const ProtobufCMessage *msg)
+{
+	return emit(q, j, msg, NULL, 0);
+}
+
+int
+invq_emit_bytes(
+    struct invq *q, struct invq_job *j, const uint8_t *body, size_t size)
+{
+	return emit(q, j, NULL, body, size);
+}
+
 void
 invq_done(struct invq *q, struct invq_job *j)
 {
-	if (j->done)
+	if (j->state == INVQ_DONE)
 		return;
-	j->done = true;
-	j->paused = false;
-	if (j->started)
+	if (j->state == INVQ_RUNNING)
 		q->running--;
+	else if (q->next_start == j)
+		q->next_start = first_waiting(j->next);
+	j->state = INVQ_DONE;
+	j->paused = false;
+	q->unfinished--;
 	invq_pump(q);
 }
 
@@ -236,10 +276,13 @@ invq_free(struct invq *q)
 {
 	struct invq_job *j;
 
+	if (q->pumping)
+		die(EXIT_INTERNAL, "invq_free from a job's callback");
 	while ((j = q->head) != NULL) {
 		q->head = j->next;
 		free(j->buf);
 		j->ops->release(j);
 	}
-	memset(q, 0, sizeof(*q));
+	q->head = q->tail = q->next_start = NULL;
+	q->njobs = q->running = q->unfinished = q->bytes = 0;
 }

@@ -7,11 +7,15 @@
  * when it is full, so memory stays bounded whatever the streams' length
  * and a slow reader slows the producers instead.
  *
- * A job is the owner's struct with a struct invq_job in it.  The queue
- * calls start() when the job may run, resume() when it may go on after
- * INVQ_PAUSE, and release() once all it made is written, or when the
- * queue is freed first: the owner then stops it if it still runs, and
- * frees it.
+ * A job is the owner's struct with a struct invq_job in it.  It is
+ * WAITING until the queue calls start() (oldest first, while fewer than
+ * `parallel` run), RUNNING until the owner calls invq_done(), then DONE
+ * until all it made is written.  The queue calls resume() when it may go
+ * on after INVQ_PAUSE, and release() once all it made is written, or
+ * when the queue is freed first: the owner then stops it if it still
+ * runs, and frees it.  A record that passes through (invq_pass) is DONE
+ * from the start: it never starts, never counts as running, and only
+ * keeps its place.
  */
 #ifndef EVPIPE_INVQ_H
 #define EVPIPE_INVQ_H
@@ -25,6 +29,8 @@
 #include "recout.h"
 
 #define INVQ_PAUSE 1
+
+enum invq_state { INVQ_WAITING, INVQ_RUNNING, INVQ_DONE };
 
 struct invq;
 struct invq_job;
@@ -43,7 +49,8 @@ struct invq_job {
 	struct invq_job *next;
 	uint8_t *buf; /* delimited records: buf[off..len) */
 	size_t off, len, cap;
-	bool started, done, paused;
+	enum invq_state state;
+	bool paused;
 };
 
 struct invq {
@@ -52,8 +59,10 @@ struct invq {
 	size_t bufmax; /* a waiting job's buffer */
 	size_t maxjobs, maxbytes; /* invq_full() above these */
 	struct invq_job *head, *tail;
-	struct invq_job *next_start; /* the oldest job not started */
-	size_t njobs, running;
+	struct invq_job *next_start; /* the oldest WAITING job, or NULL */
+	size_t njobs; /* in the list, pass-through runs included */
+	size_t running; /* RUNNING */
+	size_t unfinished; /* WAITING or RUNNING */
 	size_t bytes; /* buffered records and weights */
 	uint64_t records; /* written to out */
 	bool pumping, again;
@@ -63,19 +72,27 @@ struct invq {
 };
 
 void invq_init(struct invq *, struct recout *, size_t, size_t);
+/* A new job, WAITING; it starts when its turn comes (maybe at once). */
 void invq_add(struct invq *, struct invq_job *);
 /* A record (its body) that goes out as it is, in its place. */
 void invq_pass(struct invq *, const uint8_t *, size_t);
 /* A record job made; INVQ_PAUSE: make no more until resume(). */
 int invq_emit(struct invq *, struct invq_job *, const ProtobufCMessage *);
-/* The job has made all it will. */
+/* The same, for a record's body as bytes. */
+int invq_emit_bytes(struct invq *, struct invq_job *, const uint8_t *, size_t);
+/* The job has made all it will (a WAITING one then never starts). */
 void invq_done(struct invq *, struct invq_job *);
 /* Write what can be written: call when the output drained. */
 void invq_pump(struct invq *);
 /* Too much waiting: the owner should stop taking input. */
 bool invq_full(const struct invq *);
+/* Nothing left to write. */
 bool invq_empty(const struct invq *);
-/* Release every job (running ones first stop through release()). */
+/*
+ * Release every job, written or not (running ones stop through
+ * release()); the queue is empty and usable again.  Not from a job's
+ * own callback: the job would be freed under it.
+ */
 void invq_free(struct invq *);
 
 #endif

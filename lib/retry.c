@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "grpcwire.h"
 #include "log.h"
 #include "metrics.h"
@@ -19,7 +20,6 @@ static struct metric reconnects = {
 	.help = "Times a peer answered again after failed attempts.",
 	.type = METRIC_COUNTER,
 };
-static int64_t told_at = -1; /* the last "still failing" line */
 
 static void
 fire(struct loop_timer *t)
@@ -50,8 +50,15 @@ retry_init(struct retry *r, void (*open)(struct retry *, void *), void *ctx)
 	    ms < BACKOFF_INITIAL_MS)
 		r->bo.next_ms = r->initial_ms = (double)ms;
 	loop_timer_init(&r->timer, fire, r);
+	retry_log_init(&r->own, NULL);
 	metric_register(&retries);
 	metric_register(&reconnects);
+}
+
+static struct retry_log *
+log_of(struct retry *r)
+{
+	return r->log != NULL ? r->log : &r->own;
 }
 
 /* Open from the loop, as soon as it runs. */
@@ -61,14 +68,6 @@ retry_now(struct retry *r)
 	loop_timer_in(&r->timer, 0);
 }
 
-/* EVPIPE_RETRY_INITIAL_MS shortens this too: 30 first delays, not 30 s. */
-static int64_t
-tell_every(const struct retry *r)
-{
-	return r->initial_ms > 0 ? (int64_t)(30 * r->initial_ms) :
-				   RETRY_TELL_EVERY_MS;
-}
-
 /*
  * The call failed (why: for the log).  Schedule the next open after the
  * backoff delay, unless max failures in a row were reached.
@@ -76,10 +75,9 @@ tell_every(const struct retry *r)
 bool
 retry_later(struct retry *r, const char *why)
 {
-	int64_t ms, now = loop_now();
+	int64_t ms;
 
-	if (r->failures++ == 0)
-		r->failing_since = now;
+	r->failures++;
 	if (r->max > 0 && r->failures >= r->max) {
 		linfo("%s; giving up after %llu attempts", why,
 		    (unsigned long long)r->failures);
@@ -87,18 +85,7 @@ retry_later(struct retry *r, const char *why)
 	}
 	metric_add(&retries, 1);
 	ms = backoff_next(&r->bo);
-	if (logging(LOG_INFO)) {
-		linfo("%s; retrying in %.1fs", why, (double)ms / 1000);
-	} else if (r->failures > 1 &&
-	    (told_at < 0 || now - told_at >= tell_every(r))) {
-		lwarn("%s; still failing after %llu attempts in %.0fs; "
-		      "retrying in %.1fs",
-		    why, (unsigned long long)r->failures,
-		    (double)(now - r->failing_since) / 1000, (double)ms / 1000);
-		told_at = now;
-	}
-	if (r->failures == 1 && told_at < 0)
-		told_at = now; /* the tool tells the first one itself */
+	retry_log_failed(log_of(r), why, ms);
 	loop_timer_in(&r->timer, ms);
 	return true;
 }
@@ -107,17 +94,52 @@ retry_later(struct retry *r, const char *why)
 void
 retry_progress(struct retry *r)
 {
-	if (r->failures > 0) {
-		lnotice("reconnected after %llu failed attempt%s in %.1fs",
-		    (unsigned long long)r->failures,
-		    r->failures == 1 ? "" : "s",
-		    (double)(loop_now() - r->failing_since) / 1000);
-		metric_add(&reconnects, 1);
-	}
 	r->failures = 0;
 	backoff_reset(&r->bo);
 	if (r->initial_ms > 0)
 		r->bo.next_ms = r->initial_ms;
+	retry_log_ok(log_of(r));
+}
+
+void
+retry_log_init(struct retry_log *l, const char *peer)
+{
+	*l = (struct retry_log){ .peer = peer, .every_ms = RETRY_LOG_EVERY_MS };
+}
+
+void
+retry_log_failed(struct retry_log *l, const char *why, int64_t delay_ms)
+{
+	int64_t now = loop_now();
+	char delay[DURATION_MAX], span[DURATION_MAX];
+
+	duration_format(delay, sizeof(delay), delay_ms);
+	if (l->failures++ == 0) {
+		l->since = l->logged = now;
+		lwarn("%s; retrying in %s", why, delay);
+	} else if (now - l->logged >= l->every_ms) {
+		l->logged = now;
+		duration_format(span, sizeof(span), now - l->since);
+		lwarn("%s; %llu failed attempts in %s, retrying in %s", why,
+		    (unsigned long long)l->failures, span, delay);
+	} else {
+		linfo("%s; retrying in %s", why, delay);
+	}
+}
+
+void
+retry_log_ok(struct retry_log *l)
+{
+	char span[DURATION_MAX];
+
+	if (l->failures == 0)
+		return;
+	metric_add(&reconnects, 1);
+	duration_format(span, sizeof(span), loop_now() - l->since);
+	lnotice("%s%sreconnected after %llu attempt%s, %s",
+	    l->peer != NULL ? l->peer : "", l->peer != NULL ? ": " : "",
+	    (unsigned long long)l->failures, l->failures == 1 ? "" : "s", span);
+	l->failures = 0;
 }
 
 void

@@ -94,6 +94,30 @@ rr() {
 	stderr=$(cat stderr.txt)
 }
 
+# sigterm PID: SIGTERM to PID; reap PID: wait for it, $status is its exit
+# status, $took the milliseconds from the signal to its end; term PID:
+# both.
+sigterm() {
+	t0=$(date +%s%N)
+	kill -TERM "$1"
+}
+reap() {
+	status=0
+	wait "$1" || status=$?
+	took=$((($(date +%s%N) - t0) / 1000000))
+	echo "exit $status ${took}ms after SIGTERM"
+}
+term() { sigterm "$1" && reap "$1"; }
+
+# no_crash FILE: no sanitizer report, no fault in FILE (resolve's stderr).
+no_crash() {
+	! grep -E 'Sanitizer|runtime error|SEGV|Segmentation' "$1"
+}
+
+# records FILE: how many delimited records FILE holds so far.
+records() { evcat "$1" 2>/dev/null | wc -l; }
+records_over() { [ "$(records "$1")" -gt "$2" ]; }
+
 # pyjson EXPR < JSON lines: print EXPR evaluated for each line (as e).
 pyjson() {
 	"$PYTHON3" -c 'import json,sys
@@ -147,7 +171,12 @@ for l in sys.stdin:
 	es notify inv1 > in.bin
 	rr in.bin out.bin --endpoint "$ES" --retries 3
 	[ "$status" -eq 14 ]
-	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: always cut after event 5" ]
+	# the first failure is told at the default level, the next ones
+	# (within 30 s) only at -v, then the end
+	echo "$stderr"
+	[ "$(wc -l <<< "$stderr")" -eq 2 ]
+	[[ "$(head -1 <<< "$stderr")" == "resolve: invocation inv1: UNAVAILABLE: always cut after event 5; retrying in "*ms ]]
+	[ "$(tail -1 <<< "$stderr")" = "resolve: invocation inv1: UNAVAILABLE: always cut after event 5" ]
 	# 1 call with progress, then 3 that only repeated it
 	[ "$(grep -c '"phase": "start"' es.log)" -eq 4 ]
 }
@@ -234,6 +263,58 @@ for l in sys.stdin:
 	[ "$output" = "ok 6 events" ]
 }
 
+@test "a plain event while notifications wait to start (issue 15): no crash, in its place, at --parallel 1, 2 and the default" {
+	start_es --events 20
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |
+	    evcat -e > u1.bin
+	es notify --kind invocation-started s1 > s1.bin
+	es notify --ack n1 n2 n3 n4 n5 n6 > a.bin
+	es notify --ack n7 n8 > b.bin
+	es notify --ack n2:dup > dup.bin
+	# six notifications, one plain event, two more; then an unselected
+	# kind and a duplicate, which pass through too
+	cat a.bin u1.bin b.bin s1.bin dup.bin > in.bin
+	for p in 1 2 ""; do
+		rr in.bin out.bin --endpoint "$ES" ${p:+--parallel $p}
+		echo "--parallel ${p:-default}: $status $stderr"
+		[ "$status" -eq 0 ]
+		no_crash stderr.txt
+		run es check --events 20 --ack --passthrough 3 n1 n2 n3 n4 n5 n6 n7 n8 < out.bin
+		[ "$output" = "ok 160 events" ]
+		evcat out.bin | pyjson 'e["id"]' | grep -vn / > got
+		printf '121:u1\n162:n-s1\n163:dup\n' | diff -u - got
+	done
+}
+
+@test "Axway: deletes while GETs wait (issue 15): no crash, each in its place, at --parallel 1 and the default" {
+	start_central
+	echo tok > tok
+	central_notify --ack CREATED:/m/v1/envs/e/apis/s1 CREATED:/m/v1/envs/e/apis/s2 \
+	    DELETED:/m/v1/envs/e/apis/s3 UPDATED:/m/v1/envs/e/apis/s4 \
+	    DELETED:/m/v1/envs/e/apis/s5 DELETED:/m/v1/envs/e/apis/s6 \
+	    CREATED:/m/v1/envs/e/apis/s7 SUBRESOURCEUPDATED:/m/v1/envs/e/apis/s8 \
+	    DELETED:/m/v1/envs/e/apis/s9 > in.bin
+	for p in 1 ""; do
+		rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org1 \
+		    --token-file tok ${p:+--parallel $p}
+		echo "--parallel ${p:-default}: $status $stderr"
+		[ "$status" -eq 0 ]
+		no_crash stderr.txt
+		evcat out.bin | pyjson '(e["id"], e["type"].rsplit(".", 1)[-1], e.get("evpipeack"))' > got
+		diff -u - got <<-'END'
+		('e1', 'resource', 'ack-e1')
+		('e2', 'resource', 'ack-e2')
+		('e3', 'DELETED', 'ack-e3')
+		('e4', 'resource', 'ack-e4')
+		('e5', 'DELETED', 'ack-e5')
+		('e6', 'DELETED', 'ack-e6')
+		('e7', 'resource', 'ack-e7')
+		('e8', 'resource', 'ack-e8')
+		('e9', 'DELETED', 'ack-e9')
+		END
+	done
+}
+
 @test "evpipeack: the notification's own value, else its id; on the last event only" {
 	start_es --events 4
 	es notify --ack inv1 inv2:n2 > in.bin
@@ -244,6 +325,71 @@ for l in sys.stdin:
 	resolve --endpoint "$ES" < in.bin > out.bin
 	run es check --events 4 inv1 inv2:n2 < out.bin
 	[ "$output" = "ok 8 events" ]
+}
+
+@test "--pass-notifications: each notification ahead of its events, as it came less evpipeack; the ack stays on the last event" {
+	start_es --events 3 --not-found inv3
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |
+	    evcat -e > u1.bin
+	es notify --ack inv1 inv2 > n12.bin
+	es notify --ack inv3 > n3.bin
+	es notify --ack inv1:again > dup.bin
+	es notify --ack --kind invocation-started inv9 > started.bin
+	cat n12.bin u1.bin n3.bin dup.bin started.bin > in.bin
+	for p in 1 4; do
+		resolve --endpoint "$ES" --pass-notifications --parallel $p \
+		    < in.bin > out.bin
+		# byte for byte (the checker makes them as notify did)
+		run es check --events 3 --ack --notifications --passthrough 4 \
+		    inv1 inv2 < out.bin
+		echo "$output"
+		[ "$output" = "ok 6 events" ]
+		evcat out.bin | pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' > got
+		diff -u - got <<-'END'
+		('n-inv1', None, None)
+		('inv1/1', None, None)
+		('inv1/2', None, None)
+		('inv1/3', 'ack-n-inv1', None)
+		('n-inv2', None, None)
+		('inv2/1', None, None)
+		('inv2/2', None, None)
+		('inv2/3', 'ack-n-inv2', None)
+		('u1', None, None)
+		('n-inv3', 'ack-n-inv3', 'NOT_FOUND')
+		('again', 'ack-again', 'DUPLICATE')
+		('n-inv9', 'ack-n-inv9', None)
+		END
+	done
+	# without evpipeack on the input: the ack is the notification's id,
+	# and a duplicate goes on too
+	es notify inv1 inv1:again > in.bin
+	resolve --endpoint "$ES" --pass-notifications < in.bin | evcat |
+	    pyjson '(e["id"], e.get("evpipeack"), e.get("evpipeunresolved"))' > got
+	diff -u - got <<-'END'
+	('n-inv1', None, None)
+	('inv1/1', None, None)
+	('inv1/2', None, None)
+	('inv1/3', 'n-inv1', None)
+	('again', 'again', 'DUPLICATE')
+	END
+	# for EngFlow only
+	run resolve --api axway --central http://127.0.0.1:1 --tenant t \
+	    --token x --pass-notifications < /dev/null
+	[ "$status" -eq 64 ]
+}
+
+@test "--pass-notifications with streams cut and resumed: each notification once, ahead of its events" {
+	seed=$RANDOM
+	echo "seed $seed"
+	start_es --events 40 --cut 0.1 --seed "$seed" --tokenless 0.2
+	ids=$(seq -f 'inv%g' 1 10)
+	es notify --ack $ids > in.bin
+	resolve --endpoint "$ES" --pass-notifications < in.bin > out.bin
+	run es check --events 40 --ack --notifications $ids < out.bin
+	echo "$output"
+	[ "$output" = "ok 400 events" ]
+	# the streams really were cut
+	grep '"phase": "end"' es.log | grep -vq '"end": "OK"'
 }
 
 @test "a notification that is the BuildLifecycleEventNotification itself" {
@@ -373,7 +519,102 @@ for l in sys.stdin:
 	es notify inv1 > in.bin
 	run --separate-stderr resolve --endpoint grpc://127.0.0.1:1 --retries 3 < in.bin
 	[ "$status" -eq 14 ]
-	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ "${stderr_lines[0]}" == "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused; retrying in "*ms ]]
+	[ "${stderr_lines[1]}" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
+}
+
+@test "every gRPC status the event store ends a call with: the exit status resolve.1 gives, or passed on unresolved" {
+	# resolve.1, EXIT STATUS: statuses worth retrying end resolve with
+	# the status once --retries are used up; UNAUTHENTICATED,
+	# PERMISSION_DENIED and UNIMPLEMENTED at once; the others concern
+	# one notification, which passes on marked, and resolve goes on
+	local codes="CANCELLED=1 UNKNOWN=2 INVALID_ARGUMENT=0 DEADLINE_EXCEEDED=4
+	    NOT_FOUND=0 ALREADY_EXISTS=0 PERMISSION_DENIED=7 RESOURCE_EXHAUSTED=8
+	    FAILED_PRECONDITION=0 ABORTED=10 OUT_OF_RANGE=0 UNIMPLEMENTED=12
+	    INTERNAL=13 UNAVAILABLE=14 DATA_LOSS=0 UNAUTHENTICATED=16"
+	local fails=() c name want
+	for c in $codes; do
+		fails+=(--fail "i${c%=*}=${c%=*}")
+	done
+	start_es --events 3 "${fails[@]}"
+	for c in $codes; do
+		name=${c%=*} want=${c#*=}
+		es notify --ack "i$name" ok1 > in.bin
+		rr in.bin out.bin --endpoint "$ES" --retries 2 --parallel 1
+		echo "$name: $status: $stderr"
+		[ "$status" -eq "$want" ]
+		no_crash stderr.txt
+		[[ "$stderr" == *"resolve: invocation i$name: $name: failing on purpose"* ]]
+		if [ "$want" -eq 0 ]; then
+			# marked, acknowledged, and the next one resolved
+			evcat out.bin | head -1 | pyjson '(e["evpipeunresolved"], e["evpipeack"])' |
+			    grep -qx "('$name', 'ack-n-i$name')"
+			run es check --events 3 --ack --passthrough 1 ok1 < out.bin
+			[ "$output" = "ok 3 events" ]
+		else
+			# nothing written, so nothing acknowledged
+			[ ! -s out.bin ]
+		fi
+	done
+}
+
+@test "a stream the server cancels midway is resumed, not taken for complete" {
+	# CANCELLED from a server (one shutting down) says nothing about the
+	# invocation: passing on what came, with evpipeack, would lose the rest
+	seed=$RANDOM
+	echo "seed $seed"
+	start_es --events 50 --cut 0.05 --cut-codes CANCELLED --seed "$seed"
+	es notify --ack inv1 inv2 inv3 > in.bin
+	rr in.bin out.bin --endpoint "$ES"
+	[ "$status" -eq 0 ]
+	run es check --events 50 --ack inv1 inv2 inv3 < out.bin
+	echo "$output"
+	[ "$output" = "ok 150 events" ]
+	grep -q '"end": "CANCELLED"' es.log
+}
+
+@test "exit statuses for local failures: stdin unreadable 74, bad input 65, /dev/full 74, a reader gone 0 (both APIs)" {
+	echo tok > tok
+	central_notify CREATED:/a/b/c > ax.bin
+	for api in engflow axway; do
+		if [ $api = engflow ]; then
+			set -- --endpoint grpc://127.0.0.1:1
+		else
+			set -- --api axway --central http://127.0.0.1:1 --tenant t --token-file tok
+		fi
+		rr / out.bin "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 74 ]
+		[ "$stderr" = "resolve: stdin: Is a directory" ]
+		printf '\377' > bad.bin
+		rr bad.bin out.bin "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 65 ]
+		no_crash stderr.txt
+		rr "$DATA/man/events.jsonl" out.bin "$@"
+		[ "$status" -eq 65 ]
+		evcat -e "$DATA/man/events.jsonl" > plain.bin
+		rr plain.bin /dev/full "$@"
+		echo "$api: $status $stderr"
+		[ "$status" -eq 74 ]
+		[ "$stderr" = "resolve: stdout: No space left on device" ]
+		cp plain.bin big.bin	# doubled 11 times: 4096 events
+		for i in 1 2 3 4 5 6 7 8 9 10 11; do
+			cat big.bin big.bin > big2.bin && mv big2.bin big.bin
+		done
+		run bash -c 'set -o pipefail; resolve "$@" < big.bin 2> err |
+		    head -c1 > /dev/null' resolve "$@"
+		echo "$api: $status $(cat err)"
+		[ "$status" -eq 0 ]
+		[ ! -s err ]
+	done
+	# an Axway watch event that does not parse
+	echo '{"specversion":"1.0","id":"x","source":"/s","type":"t","data_proto":{"type_url":"type.googleapis.com/central.events.v1.Event","value":"/w=="}}' |
+	    evcat -e > bad.bin
+	rr bad.bin out.bin --api axway --central http://127.0.0.1:1 --tenant t --token-file tok
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "resolve: stdin: record 1 at byte 0: central.events.v1.Event does not parse" ]
 }
 
 @test "grpcs: the server verified against --cacert, by address and by name; the events arrive" {
@@ -400,7 +641,8 @@ for l in sys.stdin:
 	# the system's CAs (no --cacert)
 	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 2
 	[ "$status" -eq 14 ]
-	[ "$stderr" = "$want" ]
+	[[ "$(head -1 <<< "$stderr")" == "$want; retrying in "*ms ]]
+	[ "$(tail -n +2 <<< "$stderr")" = "$want" ]
 	[ ! -s out.bin ]
 	# another CA
 	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --retries 1 \
@@ -562,22 +804,142 @@ while True:
 	[ "$output" = "ok 1600 events" ]
 }
 
-@test "SIGTERM: no more input, what was accepted is finished, exit 0" {
+@test "SIGTERM: no more input, what was accepted is finished in time, exit 0" {
 	start_es --events 500 --known inv1=0 --live-ms 2
 	es notify inv1 > in.bin
 	mkfifo in
-	resolve --endpoint "$ES" < in > out.bin 2> err &
+	resolve --endpoint "$ES" --drain-timeout 60s < in > out.bin 2> err &
 	pid=$!
 	exec 7> in
 	cat in.bin >&7
 	wait_for size_over out.bin 2000
 	kill -TERM $pid
 	es notify inv2 >&7
-	wait $pid
+	status=0
+	wait $pid || status=$?
 	exec 7>&-
+	cat err
+	[ "$status" -eq 0 ]
 	run es check --events 500 inv1 < out.bin
 	[ "$output" = "ok 500 events" ]
 	! grep -q '"inv2"' es.log
+	# what the stop waits for, at the default level
+	grep -qx 'resolve: signal 15: finishing 1 notification, for at most 1m' err
+}
+
+@test "SIGTERM while a call waits on a silent server: exit 4 after --drain-timeout, nothing acknowledged" {
+	# accepts, reads, never sends a byte (not even SETTINGS)
+	start_server silent "$PYTHON3" "$PEERS/h2peer.py" server silent
+	es notify --ack inv1 inv2 > in.bin
+	resolve --endpoint "grpc://127.0.0.1:$PORT" --drain-timeout 1s \
+	    < in.bin > out.bin 2> err &
+	pid=$!
+	sleep 0.5
+	term $pid
+	cat err
+	[ "$status" -eq 4 ]
+	[ "$took" -ge 900 ] && [ "$took" -lt 5000 ]
+	[ ! -s out.bin ]
+	grep -qx 'resolve: drain timeout (1s): 2 notifications cut short, not acknowledged' err
+	no_crash err
+
+	# Axway: a GET to a silent Central (libcurl would wait 10 s)
+	central_notify --ack CREATED:/a/b/c > in.bin
+	echo tok > tok
+	resolve --api axway --central "http://127.0.0.1:$PORT" --tenant org1 \
+	    --token-file tok --drain-timeout 1s < in.bin > out.bin 2> err &
+	pid=$!
+	sleep 0.5
+	term $pid
+	cat err
+	[ "$status" -eq 4 ]
+	[ "$took" -ge 900 ] && [ "$took" -lt 5000 ]
+	[ ! -s out.bin ]
+	no_crash err
+}
+
+@test "SIGTERM mid-stream while a handler sleeps: the finished notification written and acknowledged, the rest cut short, exit 4" {
+	# inv2's calls send 3 of its 5 events, then nothing until cancelled
+	start_es --events 5 --hang inv2=3
+	es notify --ack inv1 inv2 inv3 > in.bin
+	es notify --ack inv4 > late.bin
+	mkfifo in
+	resolve --endpoint "$ES" --drain-timeout 1s < in > out.bin 2> err &
+	pid=$!
+	exec 7> in
+	cat in.bin >&7
+	# inv1's 5 and 2 of inv2's (the third waits to show it is not the last)
+	wait_for records_over out.bin 6
+	sigterm $pid
+	cat late.bin >&7	# after the signal: never read
+	reap $pid
+	exec 7>&-
+	cat err
+	[ "$status" -eq 4 ]
+	[ "$took" -lt 5000 ]
+	grep -qx 'resolve: drain timeout (1s): 1 notification cut short, not acknowledged' err
+	# inv1 complete with its evpipeack; of inv2 what came, without it;
+	# inv3 (resolved meanwhile, behind inv2) not at all
+	run es check --events 5 --ack --prefix inv1 inv2 inv3 < out.bin
+	echo "$output"
+	[ "$output" = "ok 7 events, 1 complete" ]
+	[ "$(evcat out.bin | grep -c evpipeack)" -eq 1 ]
+	# the server saw inv2's call end, and was never asked for inv4
+	wait_for grep -q '"end": "CANCELLED"' es.log
+	! grep -q '"inv4"' es.log
+	no_crash err
+}
+
+@test "SIGTERM while the event store cannot be reached: exit 4 in time; the failed attempts told once, rate-limited" {
+	es notify --ack inv1 > in.bin
+	resolve --endpoint grpc://127.0.0.1:1 --drain-timeout 1s < in.bin \
+	    > out.bin 2> err &
+	pid=$!
+	sleep 1.5
+	term $pid
+	cat err
+	[ "$status" -eq 4 ]
+	[ "$took" -ge 900 ] && [ "$took" -lt 5000 ]
+	[ ! -s out.bin ]
+	# dozens of attempts at 20 ms and up, one line (the next in 30 s)
+	[ "$(grep -c 'Connection refused' err)" -eq 1 ]
+	grep -q '^resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused; retrying in ' err
+	no_crash err
+}
+
+@test "a second SIGTERM ends resolve at once" {
+	start_es --events 5 --hang inv1=2
+	es notify inv1 > in.bin
+	resolve --endpoint "$ES" --drain-timeout 60s < in.bin > out.bin 2> err &
+	pid=$!
+	wait_for grep -q '"phase": "start"' es.log
+	kill -TERM $pid
+	sleep 0.3
+	term $pid
+	# killed by the second signal: 128 + 15
+	[ "$status" -eq 143 ]
+	[ "$took" -lt 3000 ]
+}
+
+@test "an event store that comes back: the outage told once, then reconnected after N attempts" {
+	start_es --events 3
+	port=$PORT
+	stop_servers
+	es notify inv1 > in.bin
+	resolve --endpoint "grpc://127.0.0.1:$port" < in.bin > out.bin 2> err &
+	pid=$!
+	sleep 1
+	start_es --port "$port" --events 3
+	wait_for test ! -d /proc/$pid
+	status=0
+	wait $pid || status=$?
+	cat err
+	[ "$status" -eq 0 ]
+	run es check --events 3 inv1 < out.bin
+	[ "$output" = "ok 3 events" ]
+	[ "$(wc -l < err)" -eq 2 ]
+	grep -q "^resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused; retrying in " err
+	grep -Eq "^resolve: grpc://127.0.0.1:$port: reconnected after [0-9]+ attempts, [0-9.]+m?s$" err
 }
 
 @test "a reader that goes away: quiet stop, exit 0; /dev/full: exit 74" {
@@ -655,7 +1017,36 @@ while True:
 	run --separate-stderr resolve --api axway --central "$CENTRAL" \
 	    --tenant org1 --token-file tok --retries 2 < in.bin
 	[ "$status" -eq 14 ]
-	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ "${stderr_lines[0]}" == "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503; retrying in "*ms ]]
+	[ "${stderr_lines[1]}" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
+}
+
+@test "Axway: 403 stops with 7, 410 passes marked HTTP_410, an unreachable Central exits 14 after --retries" {
+	start_central --tenant org1 --fail /a/b/gone=1:410
+	echo tok > tok
+	central_notify --ack CREATED:/a/b/c > in.bin
+	rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org2 --token-file tok
+	[ "$status" -eq 7 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 403" ]
+	[ ! -s out.bin ]
+	no_crash stderr.txt
+	central_notify --ack UPDATED:/a/b/gone CREATED:/a/b/c > in.bin
+	rr in.bin out.bin --api axway --central "$CENTRAL" --tenant org1 --token-file tok
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "resolve: GET $CENTRAL/apis/a/b/gone: HTTP 410 (passed through unresolved)" ]
+	evcat out.bin | pyjson '(e["id"], e.get("evpipeunresolved"), e["evpipeack"])' > got
+	diff -u - got <<-'END'
+	('e1', 'HTTP_410', 'ack-e1')
+	('e2', None, 'ack-e2')
+	END
+	rr in.bin out.bin --api axway --central http://127.0.0.1:1 --tenant org1 \
+	    --token-file tok --retries 2 --parallel 1
+	echo "$stderr"
+	[ "$status" -eq 14 ]
+	[ ! -s out.bin ]
+	[[ "$(tail -1 stderr.txt)" == "resolve: GET http://127.0.0.1:1/apis/a/b/gone: Failed to connect to 127.0.0.1 port 1 after "*" ms: Couldn't connect to server" ]]
+	no_crash stderr.txt
 }
 
 @test "subscribe | resolve | evcat against a fake cluster (queue and event store on one port)" {

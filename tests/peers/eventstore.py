@@ -34,7 +34,9 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   --tokenless P (an event has no continuation token with probability
   P: a client resumes after the last token it got, and must drop what
   it already has), --cut-at ID=K (every call for ID ends UNAVAILABLE
-  right after event K).
+  right after event K), --hang ID=K (every call for ID sends its first K
+  events, then nothing more until the client cancels it: a handler that
+  sleeps; K=0 sends none).
   --tls CERT KEY serves TLS with that certificate chain and key (PEM);
   --client-ca CA (with --tls) also requires a client certificate
   signed by CA.
@@ -61,10 +63,17 @@ notify: one CloudEvent per id, as subscribe writes them (type
 check: reads resolve's output and checks that it is exactly the events
   of the ids given, in that order, each id's events contiguous, once,
   with subject, sequence, type and proto_data as resolve.1 says, and
-  evpipeack on the last event of each id only (--ack-values: the value
-  "ack-n-ID", else "n-ID"; ID:NID as for notify).  --passthrough N: N
-  other records may appear between ids (counted, not checked).  Prints
-  "ok N events" or the first difference, exit 0 or 1."""
+  evpipeack on the last event of each id only (--ack or --ack-values:
+  the value "ack-n-ID", else "n-ID"; ID:NID as for notify).
+  --passthrough N: N other records may appear between ids (counted, not
+  checked).  --notifications: ahead of each id's events comes its
+  notification, byte for byte as notify writes it with the same --kind,
+  --instance, --direct and --ack, but without evpipeack
+  (resolve --pass-notifications).  --prefix: the output may stop
+  anywhere (a stop cut it short): the ids' events in order up to some
+  point, the last id maybe incomplete, and then without evpipeack;
+  prints "ok N events, C complete".  Prints "ok N events" or the first
+  difference, exit 0 or 1."""
 import argparse
 import base64
 import json
@@ -173,6 +182,10 @@ class Store:
         for spec in args.cut_at:
             k, v = spec.rsplit("=", 1)
             self.cut_at[k] = int(v)
+        self.hang = {}
+        for spec in args.hang:
+            k, v = spec.rsplit("=", 1)
+            self.hang[k] = int(v)
         self.fail = {}
         for spec in args.fail:
             k, v = spec.rsplit("=", 1)
@@ -252,6 +265,12 @@ class Store:
         rng = random.Random("%s/%s/%d/%d" % (a.seed, ident, start, call))
         codes = a.cut_codes.split(",")
         for i in range(start, n):
+            if self.hang.get(ident) == i:
+                while ctx.is_active():
+                    time.sleep(0.05)
+                rec["end"] = "CANCELLED"
+                self.log(rec)
+                return
             if i >= known:
                 if stop_known:
                     break
@@ -414,26 +433,31 @@ def notification(kind, ident, nid, instance=""):
     return n, p
 
 
+def notification_event(args, spec):
+    """The CloudEvent notify writes for spec (ID or ID:NOTIFICATION_ID)."""
+    ident, nid = split_id(spec)
+    n, p = notification(args.kind, ident, nid, args.instance)
+    kind = "".join(w.capitalize() for w in args.kind.split("-"))
+    ev = ce.CloudEvent(
+        id=nid, source="grpc://queue.example/eventstore/lifecycle-events",
+        spec_version="1.0",
+        type="engflow.eventstore.v1.BuildLifecycleEventNotification." + kind)
+    ev.attributes["time"].ce_timestamp.seconds = EPOCH
+    ev.attributes["subject"].ce_string = p.build_id if args.kind.startswith("build") else ident
+    ev.attributes["engflowbuildid"].ce_string = p.build_id
+    if args.instance:
+        ev.attributes["engflowinstance"].ce_string = args.instance
+    if args.ack:
+        ev.attributes["evpipeack"].ce_string = "ack-" + nid
+    ev.proto_data.Pack(p if args.direct else n)
+    return ev
+
+
 def notify(args):
     load(args.pyout)
     out = sys.stdout.buffer
     for spec in args.ids:
-        ident, nid = split_id(spec)
-        n, p = notification(args.kind, ident, nid, args.instance)
-        kind = "".join(w.capitalize() for w in args.kind.split("-"))
-        ev = ce.CloudEvent(
-            id=nid, source="grpc://queue.example/eventstore/lifecycle-events",
-            spec_version="1.0",
-            type="engflow.eventstore.v1.BuildLifecycleEventNotification." + kind)
-        ev.attributes["time"].ce_timestamp.seconds = EPOCH
-        ev.attributes["subject"].ce_string = p.build_id if args.kind.startswith("build") else ident
-        ev.attributes["engflowbuildid"].ce_string = p.build_id
-        if args.instance:
-            ev.attributes["engflowinstance"].ce_string = args.instance
-        if args.ack:
-            ev.attributes["evpipeack"].ce_string = "ack-" + nid
-        ev.proto_data.Pack(p if args.direct else n)
-        delimited(out, ev)
+        delimited(out, notification_event(args, spec))
 
 
 def check(args):
@@ -441,12 +465,13 @@ def check(args):
     load(args.pyout)
     n_of = counts(args)
     data = sys.stdin.buffer.read()
-    evs = []
+    evs, raw = [], []
     pos = 0
     while pos < len(data):
         size, pos = decoder._DecodeVarint(data, pos)
         ev = ce.CloudEvent()
         ev.ParseFromString(data[pos:pos + size])
+        raw.append(data[pos:pos + size])
         pos += size
         evs.append(ev)
     k = 0
@@ -460,15 +485,34 @@ def check(args):
         print("record %d: %s" % (k + 1, msg))
         sys.exit(1)
 
+    complete = 0
     for spec in args.ids:
         ident, nid = split_id(spec)
         kind = "build" if args.builds else "invocation"
         n = n_of(ident)
-        ack = "ack-" + nid if args.ack_values else nid
-        while k < len(evs) and subject(evs[k]) != ident and passed < args.passthrough:
-            passed += 1
+        ack = "ack-" + nid if args.ack else nid
+        if args.notifications:
+            # ahead of the events: the notification as notify wrote it,
+            # byte for byte, less its evpipeack
+            want = notification_event(args, spec)
+            if "evpipeack" in want.attributes:
+                del want.attributes["evpipeack"]
+            want = want.SerializeToString(deterministic=True)
+            while k < len(evs) and raw[k] != want and passed < args.passthrough:
+                passed += 1
+                k += 1
+            if k >= len(evs) and args.prefix:
+                break
+            if k >= len(evs) or raw[k] != want:
+                fail("not the notification of %s (less evpipeack)" % ident)
             k += 1
+        else:
+            while k < len(evs) and subject(evs[k]) != ident and passed < args.passthrough:
+                passed += 1
+                k += 1
         for i in range(n):
+            if k >= len(evs) and args.prefix:
+                break
             if k >= len(evs):
                 fail("missing: %s event %d of %d" % (ident, i + 1, n))
             ev = evs[k]
@@ -495,12 +539,19 @@ def check(args):
                     ident, ev.attributes["evpipeack"].ce_string if has else None, ack))
             k += 1
             total += 1
+        else:
+            complete += 1
+            continue
+        break
     while k < len(evs) and passed < args.passthrough:
         passed += 1
         k += 1
     if k != len(evs):
         fail("%d records more than expected" % (len(evs) - k))
-    print("ok %d events" % total)
+    if args.prefix:
+        print("ok %d events, %d complete" % (total, complete))
+    else:
+        print("ok %d events" % total)
 
 
 def main():
@@ -525,6 +576,7 @@ def main():
     s.add_argument("--salt", help="12 hex digits: tokens that outlive a restart")
     s.add_argument("--tokenless", type=float, default=0)
     s.add_argument("--cut-at", action="append", default=[])
+    s.add_argument("--hang", action="append", default=[])
     s.add_argument("--known", action="append", default=[])
     s.add_argument("--live-ms", type=float, default=1)
     s.add_argument("--workers", type=int, default=128)
@@ -532,18 +584,20 @@ def main():
     s.add_argument("--queue-name", default="eventstore/lifecycle-events")
     s.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     s.add_argument("--client-ca", metavar="CA")
-    n = sub.add_parser("notify", parents=[common])
-    n.add_argument("--kind", default="invocation-finished",
-                   choices=["invocation-finished", "invocation-started",
-                            "build-started", "build-finished"])
-    n.add_argument("--instance", default="")
-    n.add_argument("--direct", action="store_true")
-    n.add_argument("--ack", action="store_true")
+    notes = argparse.ArgumentParser(add_help=False)
+    notes.add_argument("--kind", default="invocation-finished",
+                       choices=["invocation-finished", "invocation-started",
+                                "build-started", "build-finished"])
+    notes.add_argument("--instance", default="")
+    notes.add_argument("--direct", action="store_true")
+    notes.add_argument("--ack", "--ack-values", action="store_true")
+    n = sub.add_parser("notify", parents=[common, notes])
     n.add_argument("ids", nargs="+")
-    c = sub.add_parser("check", parents=[common])
+    c = sub.add_parser("check", parents=[common, notes])
     c.add_argument("--builds", action="store_true")
-    c.add_argument("--ack-values", action="store_true")
     c.add_argument("--passthrough", type=int, default=0)
+    c.add_argument("--notifications", action="store_true")
+    c.add_argument("--prefix", action="store_true")
     c.add_argument("ids", nargs="+")
     args = ap.parse_args()
     if args.cmd == "serve" and args.client_ca and not args.tls:
