@@ -275,6 +275,26 @@ setup(void)
 	loop_timer_init(&timer, timer_fired, NULL);
 }
 
+/*
+ * The proxy for url: the option, else the one the gRPC channel would
+ * take from the environment (https_proxy, or http_proxy for a
+ * cleartext URL when set); NULL for none.  libcurl still applies
+ * no_proxy to one from the environment.
+ */
+static const char *
+proxy_for(const struct http_opts *o, const char *url)
+{
+	const char *p;
+
+	if (o->proxy != NULL)
+		return *o->proxy != '\0' ? o->proxy : NULL;
+	if ((p = getenv("https_proxy")) == NULL)
+		p = getenv("HTTPS_PROXY");
+	if (strncasecmp(url, "http://", 7) == 0 && getenv("http_proxy") != NULL)
+		p = getenv("http_proxy");
+	return p != NULL && *p != '\0' ? p : NULL;
+}
+
 struct http_req *
 http_start(const struct http_opts *o, const char *method, const char *url,
     const char *const *headers, const void *body, size_t len, http_done_fn done,
@@ -283,6 +303,7 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 	static bool warned;
 	struct curl_slist *l;
 	struct http_req *r;
+	const char *proxy;
 	CURL *e;
 
 	setup();
@@ -326,8 +347,18 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (o->proxy != NULL)
-		curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+	/* subscribe(1): through a proxy, a CONNECT tunnel for every
+	 * request, http:// too (a CONNECT-only proxy refuses the
+	 * absolute-URI form); also for one libcurl finds in ALL_PROXY. */
+	curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	if ((proxy = proxy_for(o, url)) != NULL)
+		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+	if (o->proxy != NULL) {
+		if (*o->proxy == '\0') /* none, whatever the environment */
+			curl_easy_setopt(e, CURLOPT_PROXY, "");
+		else /* given: no_proxy is not for it */
+			curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	}
 	if (o->connect_to != NULL) {
 		char ct[600];
 

@@ -24,7 +24,10 @@ struct http_req;
 struct http_opts {
 	const char *cacert; /* PEM trust anchors; NULL: system store */
 	bool insecure;
-	const char *proxy; /* NULL: libcurl's environment rules */
+	/* http://[user:pass@]host:port: every request goes through a
+	 * CONNECT tunnel; NULL: https_proxy (or http_proxy for an http://
+	 * URL) and no_proxy, as the gRPC channel reads them; "": none */
+	const char *proxy;
 	/* host:port to connect to instead of the URL's (the name stays
 	 * the URL's for TLS and Host), or NULL */
 	const char *connect_to;
