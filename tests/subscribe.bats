@@ -806,4 +806,12 @@ sys.stdout.buffer.write(echo_pb2.EchoRequest(count=1, status=5, status_message="
 	    --method /evpipe.test.Echo/ServerStream --request-file nf.bin
 	echo "$stderr"
 	[[ "$stderr" == *"NOT_FOUND: gone"* ]]
+	# INVALID_ARGUMENT, subscribe.1's first example of 1-16
+	PYTHONPATH=$PYOUT "$PYTHON3" -c '
+import sys, echo_pb2
+sys.stdout.buffer.write(echo_pb2.EchoRequest(count=1, status=3, status_message="no").SerializeToString())' > ia.bin
+	run -3 --separate-stderr subscribe --endpoint "grpc://127.0.0.1:$PORT" \
+	    --method /evpipe.test.Echo/ServerStream --request-file ia.bin
+	[[ "$stderr" == *"INVALID_ARGUMENT: no"* ]]
+	sane
 }
