@@ -96,9 +96,13 @@ void secret_free(struct secret *);
 bool secret_ready(struct secret *, struct secret_wait *);
 /* Stop waiting (w->fn will not run). */
 void secret_wait_cancel(struct secret *, struct secret_wait *);
-/* Renew in the background now (the value was refused); no-op for a
- * variable or argv, or when a renewal is under way. */
-void secret_renew(struct secret *);
+/*
+ * Renew in the background now (the value was refused, say a 401), or
+ * join the renewal under way: false, and w->fn (w may be NULL) runs
+ * once it ends.  True when there is nothing to wait for: a variable or
+ * argv, or a file (read again now if it changed).
+ */
+bool secret_renew(struct secret *, struct secret_wait *);
 /* fn(ctx) runs from the loop after each new value (a renewal, a file
  * that changed); one listener, NULL to remove it. */
 void secret_on_change(struct secret *, void (*)(void *), void *);

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exitcode.h"
 #include "log.h"
 #include "loop.h"
 #include "secret.h"
@@ -33,7 +32,7 @@ struct job {
 	struct loop_io io; /* its stdout */
 	char *buf; /* TOKEN_OUT_MAX + 1 */
 	size_t n;
-	bool eof, too_big;
+	bool too_big;
 	int64_t started; /* loop_now() */
 };
 
@@ -296,7 +295,6 @@ job_readable(struct loop_io *io, short revents)
 	loop_io_del(&j->io);
 	close(j->io.fd);
 	j->io.fd = -1;
-	j->eof = true;
 	if (j->too_big) {
 		char why[300];
 		int st;
@@ -373,6 +371,16 @@ token_use(struct secret *s)
 	arm(t);
 }
 
+static void
+enqueue(struct token *t, struct secret_wait *w)
+{
+	if (w->queued_)
+		return;
+	w->queued_ = true;
+	w->next_ = t->waiters;
+	t->waiters = w;
+}
+
 /* At least 1/5 of the lifetime left (or an unknown lifetime). */
 static bool
 fresh(const struct token *t)
@@ -404,11 +412,7 @@ secret_ready(struct secret *s, struct secret_wait *w)
 	start(t);
 	if (t->job == NULL)
 		return true; /* it could not even start: said so */
-	if (!w->queued_) {
-		w->queued_ = true;
-		w->next_ = t->waiters;
-		t->waiters = w;
-	}
+	enqueue(t, w);
 	return false;
 }
 
@@ -428,13 +432,21 @@ secret_wait_cancel(struct secret *s, struct secret_wait *w)
 	w->queued_ = false;
 }
 
-void
-secret_renew(struct secret *s)
+bool
+secret_renew(struct secret *s, struct secret_wait *w)
 {
+	struct token *t;
+
 	if (s->kind == SECRET_NONE || !renewable(s))
-		return;
+		return true;
 	token_use(s);
-	start(s->tok);
+	t = s->tok;
+	start(t);
+	if (t->job == NULL)
+		return true; /* a file, read now */
+	if (w != NULL)
+		enqueue(t, w);
+	return false;
 }
 
 void

@@ -115,6 +115,7 @@ main(void)
 	struct secret_wait w = { .fn = woken };
 	char cmd[600], err[300], first[600];
 	int64_t exp, iat, t0, life_ms;
+	int n;
 	const char *v;
 
 	log_init("test_token");
@@ -193,12 +194,14 @@ main(void)
 	secret_load(&s, err, sizeof(err));
 	snprintf(first, sizeof(first), "%s", s.value);
 	set_mode("fail");
-	wakes = runs();
-	secret_renew(&s);
-	secret_renew(&s); /* under way already: nothing more */
+	n = runs();
+	wakes = 0;
+	ok(!secret_renew(&s, NULL), "a renewal starts");
+	ok(!secret_renew(&s, &w), "... joined, with a waiter");
 	ok(secret_ready(&s, &w), "fresh, so ready while it runs");
-	run(1500);
-	is_int(runs(), wakes + 1, "the command ran once");
+	is_int(run(5000), 0, "the renewal ends");
+	is_int(wakes, 1, "... the waiter woken");
+	is_int(runs(), n + 1, "the command ran once");
 	is_str(s.value, first, "... failed, and the last good value is kept");
 	secret_free(&s);
 	ok(s.value == NULL && s.tok == NULL, "freed");
@@ -211,7 +214,7 @@ main(void)
 	secret_load(&s, err, sizeof(err));
 	s.source = cmd;
 	t0 = wall_ms();
-	secret_renew(&s);
+	secret_renew(&s, NULL);
 	secret_free(&s);
 	ok(wall_ms() - t0 < 5000, "a slow command is killed on free");
 
