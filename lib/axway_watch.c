@@ -8,24 +8,21 @@
 
 #include "axway_watch.h"
 #include "ce_map.h"
-#include "exitcode.h"
 #include "harvester.h"
 #include "log.h"
 #include "retry.h"
 #include "xalloc.h"
 
 #define WATCH_PATH "/central.events.v1.watch/subscribe"
-#define STABLE_MS 10000
-/* A token that cannot be refreshed is tried again this often. */
-#define REFRESH_RETRY_MS 5000
+#define HOLD_MAX_BYTES (8u * 1024 * 1024)
 
 typedef Central__Events__V1__Request Request;
+typedef Central__Events__V1__Event Event;
 
 enum phase {
-	PH_IDLE, /* between cycles */
-	PH_CATCHUP, /* 1: REST only */
-	PH_JOINING, /* 3: subscribed; REST again, live events held */
-	PH_LIVE, /* 4 */
+	PH_IDLE, /* between cycles: backoff, or a token on its way */
+	PH_JOINING, /* 2: live events held, the harvester fills the gap */
+	PH_LIVE, /* 3 */
 };
 
 struct held {
@@ -36,7 +33,9 @@ struct held {
 static struct axway_watch {
 	struct sub *sub;
 	const struct sub_opts *o;
+	struct secret *token;
 	enum phase phase;
+	uint64_t cycle; /* ends so far: a callee may end this one */
 	struct gchannel *ch;
 	struct gcall *call;
 	struct retry retry;
@@ -45,49 +44,41 @@ static struct axway_watch {
 	char base[600]; /* the harvester's */
 	struct harvester_opts hv;
 	int64_t last; /* the highest sequence id written, -1: none yet */
+	struct secret_wait open_wait; /* a fresh token before the stream */
 
-	/* REST catch-up */
+	/* the harvester */
 	struct harvester_req *req;
+	struct secret_wait fetch_wait; /* a fresh token before a request */
 	struct arena page_arena;
 	struct harvester_page page; /* being written out */
 	size_t page_next;
 	uint64_t page_no;
 	int64_t pass_after; /* this pass asks for ids after this one */
-	size_t pass_events;
+	bool page_confirmed; /* the page was asked for once confirmed */
+	uint64_t page_epoch; /* ... and after this many hold drops */
+	bool pass_wait; /* a pass ended unproven: the next message */
 
-	/* live events held back while joining */
+	/* the stream */
+	bool got_message, confirmed; /* the server has the subscription */
+	int64_t live_first; /* the first held live sequence id, or -1 */
 	struct held *held;
-	size_t nheld, held0, heldcap;
-	bool call_paused;
+	size_t nheld, held0, heldcap, held_bytes;
+	uint64_t epoch; /* times the hold was full and let go */
 
-	/* the token */
-	char *token;
-	int64_t token_exp;
-	struct loop_timer refresh;
+	/* the token on the stream */
+	char *sent; /* the last one sent (wiped when freed) */
+	struct loop_timer expiry; /* when it expires */
 
-	int64_t opened_at;
-	bool got_message;
-	bool joining; /* the second catch-up has started */
 	int fail_code;
 	char fail_msg[300];
-	uint64_t pings, refreshes, dups;
+	uint64_t pings, refreshes, dups, dropped, requests;
 } W;
 
 static void cycle_failed(int, const char *);
 static void fetch(void);
-static void open_stream(void);
+static void go_live(void);
 static void release_held(void);
-
-static bool
-set_token(const char *t)
-{
-	char *copy = xstrndup(t, strlen(t));
-
-	free(W.token);
-	W.token = copy;
-	W.token_exp = jwt_exp(copy);
-	return true;
-}
+static void start_pass(void);
 
 /* End the call ourselves; on_close then reports code and msg. */
 static void
@@ -100,18 +91,23 @@ fail(int code, const char *msg)
 	gcall_cancel(W.call);
 }
 
+static int64_t
+seq_of(const Event *e)
+{
+	return e->metadata != NULL ? e->metadata->sequenceid : -1;
+}
+
 /* ---- writing events --------------------------------------------------- */
 
 /*
  * Write one event unless its sequence id was written already (*wrote
- * says which, when not NULL).  Returns false when the driver has no
- * more room.
+ * says which, when not NULL).  May end the cycle (a --count reached):
+ * callers check W.cycle.
  */
-static bool
-emit(const Central__Events__V1__Event *e, const uint8_t *raw, size_t len,
-    bool *wrote)
+static void
+emit(const Event *e, const uint8_t *raw, size_t len, bool *wrote)
 {
-	int64_t seq = e->metadata != NULL ? e->metadata->sequenceid : -1;
+	int64_t seq = seq_of(e);
 	CloudEvent *ev;
 
 	if (wrote != NULL)
@@ -119,62 +115,66 @@ emit(const Central__Events__V1__Event *e, const uint8_t *raw, size_t len,
 	if (seq >= 0 && seq <= W.last) {
 		W.dups++;
 		ltrace("sequence id %" PRId64 " already written", seq);
-		return true;
+		return;
 	}
 	if (wrote != NULL)
 		*wrote = true;
 	ev = ce_map_axway(&W.sub->arena, e, raw, len, W.source);
 	if (seq > W.last)
 		W.last = seq;
-	return sub_emit(W.sub, ev, NULL, seq);
+	sub_emit(W.sub, ev, NULL, seq);
 }
 
-/* ---- 1 and 3: catching up over REST ---------------------------------- */
+/* ---- the harvester: filling the gap ----------------------------------- */
 
-static void
-catchup_done(void)
-{
-	if (W.phase == PH_CATCHUP) {
-		open_stream();
-	} else if (W.phase == PH_JOINING) {
-		linfo("%s: caught up at sequence id %" PRId64 "; live",
-		    W.o->endpoint, W.last);
-		W.phase = PH_LIVE;
-		release_held();
-	}
-}
-
-/* Write what is left of the page; then ask for the next one. */
+/* Write what is left of the page, up to the first live sequence id. */
 static void
 write_page(void)
 {
 	struct harvester_page *pg = &W.page;
-	bool wrote;
+	uint64_t cycle = W.cycle;
+	bool wrote, news = false;
+	size_t n;
 
 	while (W.page_next < pg->n) {
+		if (W.live_first >= 0 &&
+		    seq_of(pg->events[W.page_next]) >= W.live_first) {
+			go_live(); /* the held events take it from here */
+			return;
+		}
 		if (!sub_taking(W.sub) || !sub_room(W.sub))
 			return; /* resumed by the driver */
 		emit(pg->events[W.page_next], pg->raw[W.page_next].data,
 		    pg->raw[W.page_next].len, &wrote);
+		if (W.cycle != cycle)
+			return;
 		W.page_next++;
-		W.pass_events += wrote;
+		if (wrote && !news) {
+			news = true;
+			retry_progress(&W.retry); /* it delivered */
+		}
+		if (W.live_first >= 0 && W.last + 1 == W.live_first) {
+			go_live(); /* nothing can lie in between */
+			return;
+		}
 	}
+	n = pg->n;
 	arena_reset(&W.page_arena);
-	if (pg->n == W.o->page_size) {
+	pg->n = W.page_next = 0;
+	if (W.live_first >= 0 && W.last + 1 >= W.live_first) {
+		go_live(); /* nothing can lie in between */
+	} else if (n == W.o->page_size) {
 		W.page_no++; /* axway.md 3.3: a full page, so more */
-		pg->n = W.page_next = 0;
 		fetch();
-	} else if (W.pass_events > 0) {
-		/* axway.md 3.3: again from the new position until a pass
-		 * brings nothing new. */
-		pg->n = W.page_next = 0;
-		W.pass_after = W.last;
-		W.pass_events = 0;
-		W.page_no = 1;
-		fetch();
+	} else if (W.page_confirmed && W.page_epoch == W.epoch) {
+		/* The pass has everything committed until its last page was
+		 * asked for; the server had the subscription then, so all
+		 * later events come live (held, none let go since). */
+		go_live();
+	} else if (W.confirmed) {
+		start_pass(); /* asked too early: again, now proven */
 	} else {
-		pg->n = W.page_next = 0;
-		catchup_done();
+		W.pass_wait = true;
 	}
 }
 
@@ -182,15 +182,19 @@ write_page(void)
 static void
 got_page(const struct harvester_page *pg, void *ctx)
 {
+	uint64_t cycle = W.cycle;
 	char why[400];
 
 	W.req = NULL;
-	if (!sub_taking(W.sub))
+	if (pg->http_status != 0)
+		sub_answered(W.sub);
+	if (!sub_taking(W.sub) || W.phase != PH_JOINING || W.fail_code >= 0)
 		return;
 	switch (pg->result) {
 	case HARVESTER_OK:
-		ltrace("harvester: page %" PRIu64 ": %zu events", W.page_no,
-		    pg->n);
+		ltrace("harvester: page %" PRIu64 " after %" PRId64
+		       ": %zu events",
+		    W.page_no, W.pass_after, pg->n);
 		W.page = *pg;
 		W.page_next = 0;
 		write_page();
@@ -201,16 +205,29 @@ got_page(const struct harvester_page *pg, void *ctx)
 			    "harvester: 410 without X-Axway-Max-Sequence-Id");
 			return;
 		}
+		if (pg->max_sequence <= W.pass_after) {
+			snprintf(why, sizeof(why),
+			    "harvester: 410 after sequence id %" PRId64
+			    ", but X-Axway-Max-Sequence-Id is %" PRId64,
+			    W.pass_after, pg->max_sequence);
+			cycle_failed(GRPC_UNAVAILABLE, why);
+			return;
+		}
 		/* axway.md 3.2: what was after our id is purged; go on from
 		 * the newest one.  The events in between are lost. */
 		lwarn("harvester: events after sequence id %" PRId64
 		      " were purged; going on after %" PRId64,
 		    W.pass_after, pg->max_sequence);
+		arena_reset(&W.page_arena);
 		if (pg->max_sequence > W.last)
 			W.last = pg->max_sequence;
 		sub_skip_to(W.sub, W.last);
-		arena_reset(&W.page_arena);
-		catchup_done();
+		if (W.cycle != cycle || W.phase != PH_JOINING)
+			return;
+		if (W.live_first >= 0 && W.last + 1 >= W.live_first)
+			go_live();
+		else
+			start_pass();
 		return;
 	case HARVESTER_ERROR:
 		snprintf(why, sizeof(why), "harvester: %s", pg->error);
@@ -219,12 +236,22 @@ got_page(const struct harvester_page *pg, void *ctx)
 	}
 }
 
+/* Ask for the page (fetch() once the token is fresh enough). */
 static void
-fetch(void)
+fetch_now(void *ctx)
 {
 	char err[300], why[400];
+	const char *token;
+	bool fatal;
 
-	W.req = harvester_get(&W.hv, W.token, W.pass_after, W.page_no,
+	if (W.phase != PH_JOINING || W.req != NULL)
+		return;
+	if ((token = sub_token(W.sub, &fatal)) == NULL)
+		return; /* said why, and stopping */
+	W.page_confirmed = W.confirmed;
+	W.page_epoch = W.epoch;
+	W.requests++;
+	W.req = harvester_get(&W.hv, token, W.pass_after, W.page_no,
 	    &W.page_arena, got_page, NULL, err, sizeof(err));
 	if (W.req == NULL) {
 		snprintf(why, sizeof(why), "harvester: %s", err);
@@ -233,101 +260,101 @@ fetch(void)
 }
 
 static void
-start_catchup(void)
+fetch(void)
+{
+	if (sub_token_ready(W.sub, &W.fetch_wait))
+		fetch_now(NULL);
+}
+
+/* A pass: the pages after the last sequence id written. */
+static void
+start_pass(void)
 {
 	W.pass_after = W.last;
-	W.pass_events = 0;
 	W.page_no = 1;
-	W.page.n = W.page_next = 0;
-	linfo("%s: catching up after sequence id %" PRId64, W.o->endpoint,
-	    W.last);
+	W.pass_wait = false;
 	fetch();
 }
 
-/* ---- 2 and 4: the stream ---------------------------------------------- */
+/* ---- the stream ------------------------------------------------------- */
 
 static void
 send_request(Request *r)
 {
-	if (W.call != NULL)
+	if (W.call != NULL && W.fail_code < 0)
 		gcall_send_msg(W.call, &r->base);
 }
 
+/* Remember the token now on the stream; watch for its expiry. */
 static void
-send_token(void)
+sent_token(const char *v)
+{
+	int64_t exp = jwt_exp(v);
+	struct timespec ts;
+	int64_t left;
+
+	if (W.sent != NULL) {
+		explicit_bzero(W.sent, strlen(W.sent));
+		free(W.sent);
+	}
+	W.sent = xstrndup(v, strlen(v));
+	loop_timer_stop(&W.expiry);
+	if (exp < 0)
+		return; /* no JWT with exp: nothing to go by */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	left = exp * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	loop_timer_in(&W.expiry, left > 0 ? left : 0);
+}
+
+/* axway.md 2.4: a refresh is selfLink and "Bearer <jwt>", no
+ * requestType (absent means TOKEN_REFRESH), no capabilities. */
+static void
+send_token(const char *v)
 {
 	Request r = CENTRAL__EVENTS__V1__REQUEST__INIT;
 	char bearer[8192];
 
-	/* axway.md 2.4: a refresh is selfLink and "Bearer <jwt>", no
-	 * requestType (absent means TOKEN_REFRESH), no capabilities. */
-	snprintf(bearer, sizeof(bearer), "Bearer %s", W.token);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", v);
 	r.selflink = (char *)W.o->topic;
 	r.token = bearer;
 	send_request(&r);
+	explicit_bzero(bearer, sizeof(bearer));
+	sent_token(v);
+	W.refreshes++;
+	linfo("%s: token refreshed in the stream", W.o->endpoint);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Fires after each new token (secret.h): it goes on the stream. */
 static void
-arm_refresh(void)
+token_changed(void *ctx)
 {
-	int64_t left;
-
-	loop_timer_stop(&W.refresh);
-	if (W.token_exp < 0)
-		return; /* not a JWT with exp: nothing to go by */
-	left = W.token_exp * 1000 - now_ms();
-	/* axway.md 2.4: refresh at 4/5 of the remaining lifetime. */
-	loop_timer_in(&W.refresh, left > 0 ? left * 4 / 5 : 0);
-}
-
-/* Fires at 4/5 of the token's lifetime: fetch a new one, send it. */
-static void
-refresh_fired(struct loop_timer *t)
-{
-	struct secret *sec = (struct secret *)&W.o->token;
 	char err[300];
 	const char *v;
-	int64_t now = now_ms(), exp, left;
 
-	if (W.call == NULL)
+	if (W.call == NULL || W.fail_code >= 0 ||
+	    (v = secret_get(W.token, err, sizeof(err))) == NULL ||
+	    (W.sent != NULL && strcmp(v, W.sent) == 0))
 		return;
-	if (secret_refresh(sec, err, sizeof(err)) < 0 ||
-	    (v = secret_get(sec, err, sizeof(err))) == NULL) {
-		v = NULL;
-		lwarn("token refresh: %s", err);
-	}
-	exp = v != NULL ? jwt_exp(v) : -1;
-	if (v != NULL && strcmp(v, W.token) != 0 &&
-	    (exp < 0 || exp * 1000 > now)) {
-		set_token(v);
-		W.refreshes++;
-		linfo("%s: token refreshed in the stream", W.o->endpoint);
-		send_token();
-		arm_refresh();
+	if (jwt_exp(v) >= 0 && jwt_exp(v) <= (int64_t)time(NULL))
+		return; /* no use: the expiry timer decides */
+	send_token(v);
+}
+
+/* Fires when the token on the stream expires with none newer sent. */
+static void
+expiry_fired(struct loop_timer *t)
+{
+	uint64_t sent = W.refreshes;
+	char msg[300];
+
+	token_changed(NULL); /* one may have come just now */
+	if (W.refreshes != sent || W.call == NULL)
 		return;
-	}
-	left = W.token_exp * 1000 - now;
-	if (W.token_exp >= 0 && left <= 0) {
-		lerr("token: expired, and %s gave no new one",
-		    sec->kind == SECRET_COMMAND ? "the token command" :
-						  "the token source");
-		sub_stop(W.sub, GRPC_UNAUTHENTICATED);
-		return;
-	}
-	/* No new token yet: try again, before the old one runs out. */
-	loop_timer_in(&W.refresh,
-	    left / 2 > REFRESH_RETRY_MS ? REFRESH_RETRY_MS :
-		left / 2 < 100		? 100 :
-					  left / 2);
+	snprintf(msg, sizeof(msg),
+	    "the token on the stream expired, and %s gave no new one",
+	    W.token->kind == SECRET_COMMAND ? "the token command" :
+					      "the token source");
+	cycle_failed(GRPC_UNAUTHENTICATED, msg);
 }
 
 static void
@@ -346,21 +373,6 @@ answer_ping(const char *id)
 	W.pings++;
 }
 
-/* Keep a live event for later (joining, or the driver is full). */
-static bool
-hold(const uint8_t *p, size_t n)
-{
-	struct held *h;
-
-	if (W.nheld == W.heldcap)
-		return false;
-	h = &W.held[(W.held0 + W.nheld++) % W.heldcap];
-	h->p = xmalloc(n);
-	memcpy(h->p, p, n);
-	h->n = n;
-	return true;
-}
-
 static void
 drop_held(void)
 {
@@ -368,72 +380,145 @@ drop_held(void)
 		free(W.held[W.held0].p);
 		W.held0 = (W.held0 + 1) % W.heldcap;
 	}
+	W.held_bytes = 0;
 }
 
-/* Write held events while there is room; then let the stream go on. */
+/*
+ * Keep a live event for later.  A full hold is let go: the harvester
+ * has those events (each was committed before it was sent), so the
+ * gap is filled again from there up to the next live one.
+ */
+static void
+hold(int64_t seq, const uint8_t *p, size_t n)
+{
+	uint64_t cycle = W.cycle;
+	struct held *h;
+
+	if (W.nheld == W.heldcap || W.held_bytes + n > HOLD_MAX_BYTES) {
+		linfo("%s: %zu live events held, no more room: fetching "
+		      "them again from the harvester",
+		    W.o->endpoint, W.nheld);
+		W.dropped += W.nheld;
+		drop_held();
+		W.epoch++;
+		W.live_first = -1;
+		if (W.phase == PH_LIVE) {
+			W.phase = PH_JOINING;
+			if (W.req == NULL && W.page_next >= W.page.n)
+				start_pass(); /* may end the cycle */
+			if (W.cycle != cycle)
+				return;
+		}
+	}
+	h = &W.held[(W.held0 + W.nheld++) % W.heldcap];
+	h->p = xmalloc(n);
+	memcpy(h->p, p, n);
+	h->n = n;
+	W.held_bytes += n;
+	if (W.live_first < 0 && seq >= 0)
+		W.live_first = seq;
+}
+
+/* Write held events while there is room. */
 static void
 release_held(void)
 {
-	Central__Events__V1__Event *e;
-	struct held *h;
+	uint64_t cycle = W.cycle;
+	struct held h;
+	Event *e;
 
 	while (W.nheld > 0 && W.phase == PH_LIVE && sub_taking(W.sub) &&
 	    sub_room(W.sub)) {
-		h = &W.held[W.held0];
-		e = central__events__v1__event__unpack(&W.arena.pb, h->n, h->p);
-		if (e != NULL)
-			emit(e, h->p, h->n, NULL);
-		arena_reset(&W.arena);
-		free(h->p);
+		/* off the ring first: emit() may end the cycle */
+		h = W.held[W.held0];
 		W.held0 = (W.held0 + 1) % W.heldcap;
 		W.nheld--;
+		W.held_bytes -= h.n;
+		e = central__events__v1__event__unpack(&W.arena.pb, h.n, h.p);
+		if (e != NULL)
+			emit(e, h.p, h.n, NULL);
+		arena_reset(&W.arena);
+		free(h.p);
+		if (W.cycle != cycle)
+			return;
 	}
-	if (W.nheld == 0 && W.call_paused && W.call != NULL &&
-	    sub_room(W.sub)) {
-		W.call_paused = false;
-		gcall_resume(W.call);
+	if (W.nheld == 0)
+		W.live_first = -1;
+}
+
+/* The gap is filled: write what was held, then the stream. */
+static void
+go_live(void)
+{
+	if (W.req != NULL) {
+		harvester_cancel(W.req);
+		W.req = NULL;
 	}
+	secret_wait_cancel(W.token, &W.fetch_wait);
+	arena_reset(&W.page_arena);
+	W.page.n = W.page_next = 0;
+	W.pass_wait = false;
+	W.phase = PH_LIVE;
+	linfo("%s: caught up at sequence id %" PRId64 "; live", W.o->endpoint,
+	    W.last);
+	release_held();
+}
+
+/* A live event: written, held, or skipped as written already. */
+static void
+live_event(const Event *e, const uint8_t *p, size_t n)
+{
+	int64_t seq = seq_of(e);
+
+	if (seq >= 0 && seq <= W.last) {
+		W.dups++; /* the stream starts a little early */
+		return;
+	}
+	if (W.nheld == 0 && sub_room(W.sub)) {
+		if (W.phase == PH_LIVE) {
+			emit(e, p, n, NULL);
+			return;
+		}
+		if (seq >= 0 && seq == W.last + 1 && W.page_next >= W.page.n) {
+			go_live(); /* it follows on: no gap at all */
+			emit(e, p, n, NULL);
+			return;
+		}
+	}
+	hold(seq, p, n);
 }
 
 /*
  * Fires for every Event on the stream.  PINGs are answered at once;
- * other events are held while joining, else written (and the stream
- * paused when the driver is full).
+ * other events are written, held or skipped (live_event).  The stream
+ * is never paused (the hold is bounded on its own), so that PINGs are
+ * always read and answered.
  */
 static int
 watch_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 {
-	Central__Events__V1__Event *e;
-	int pause = 0;
+	uint64_t cycle = W.cycle;
+	Event *e;
 
+	if (W.fail_code >= 0)
+		return 0; /* ending: we said why */
 	if (!W.got_message) {
 		W.got_message = true;
-		retry_progress(&W.retry);
+		retry_progress(&W.retry); /* it delivered */
 	}
-	if (W.phase == PH_JOINING && !W.joining && W.req == NULL) {
-		W.joining = true;
-		start_catchup();
-	}
+	W.confirmed = true;
 	e = central__events__v1__event__unpack(&W.arena.pb, n, p);
-	if (e == NULL) {
+	if (e == NULL)
 		fail(GRPC_INTERNAL, "event does not parse");
-	} else if (e->type == CENTRAL__EVENTS__V1__EVENT__TYPE__PING) {
+	else if (e->type == CENTRAL__EVENTS__V1__EVENT__TYPE__PING)
 		answer_ping(e->id);
-	} else if (!sub_taking(W.sub)) {
-		/* dropped: a restart catches up from the state */
-	} else if (W.phase != PH_LIVE || W.nheld > 0) {
-		if (!hold(p, n))
-			fail(GRPC_RESOURCE_EXHAUSTED,
-			    "too many live events while catching up");
-		else if (W.nheld == W.heldcap)
-			pause = GCALL_PAUSE;
-	} else if (!emit(e, p, n, NULL)) {
-		pause = GCALL_PAUSE;
-	}
+	else if (sub_taking(W.sub))
+		live_event(e, p, n);
+	/* else dropped: a restart catches up from the state */
 	arena_reset(&W.arena);
-	if (pause)
-		W.call_paused = true;
-	return pause;
+	if (W.cycle == cycle && W.phase == PH_JOINING && W.pass_wait)
+		start_pass(); /* now the pass can prove the gap filled */
+	return 0;
 }
 
 static void
@@ -445,17 +530,21 @@ watch_headers(struct gcall *call, void *ctx)
 static void
 end_cycle(void)
 {
+	W.cycle++;
 	W.call = NULL;
-	W.call_paused = false;
 	W.phase = PH_IDLE;
-	loop_timer_stop(&W.refresh);
+	loop_timer_stop(&W.expiry);
+	secret_wait_cancel(W.token, &W.open_wait);
+	secret_wait_cancel(W.token, &W.fetch_wait);
 	if (W.req != NULL) {
 		harvester_cancel(W.req);
 		W.req = NULL;
 	}
 	arena_reset(&W.page_arena);
 	W.page.n = W.page_next = 0;
+	W.pass_wait = false;
 	drop_held();
+	W.live_first = -1;
 }
 
 /* The cycle failed: give up for good, or try again after the backoff. */
@@ -481,7 +570,10 @@ watch_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	char why[600];
 
 	W.call = NULL;
-	if (W.got_message || loop_now() - W.opened_at >= STABLE_MS)
+	/* Progress is a message delivered (watch_message), or a server
+	 * that ended the stream with OK: an attempt that merely lasted,
+	 * on a peer that says nothing, is none (issue 19). */
+	if (W.fail_code < 0 && st->code == GRPC_OK)
 		retry_progress(&W.retry);
 	snprintf(why, sizeof(why), "%s%s%s",
 	    code == GRPC_OK ? "the server ended the stream" :
@@ -496,29 +588,31 @@ static const struct gcall_handlers watch_handlers = {
 	.on_close = watch_close,
 };
 
-static void
-open_stream(void)
+/* Open the stream and subscribe; false when the cycle failed. */
+static bool
+open_stream(const char *token)
 {
 	Request r = CENTRAL__EVENTS__V1__REQUEST__INIT;
 	char bearer[8192], *caps[] = { "ping" };
 	struct gmd md[2];
 
-	snprintf(bearer, sizeof(bearer), "Bearer %s", W.token);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
 	/* axway.md 2.2: per-call credentials, sent in cleartext too. */
 	md[0] = (struct gmd){ "authorization", bearer, strlen(bearer) };
 	md[1] = (struct gmd){ "x-axway-tenant-id", W.o->tenant,
 		strlen(W.o->tenant) };
 	W.fail_code = -1;
-	W.got_message = false;
-	W.opened_at = loop_now();
+	W.got_message = W.confirmed = false;
+	W.live_first = -1;
 	W.call = gcall_start(W.ch, WATCH_PATH, md, 2, 0, &watch_handlers, NULL);
 	if (W.call == NULL) {
 		char why[600];
 
+		explicit_bzero(bearer, sizeof(bearer));
 		snprintf(
 		    why, sizeof(why), "UNAVAILABLE: %s", gchannel_error(W.ch));
 		cycle_failed(GRPC_UNAVAILABLE, why);
-		return;
+		return false;
 	}
 	/* axway.md 2.3: the first message subscribes: the topic, the
 	 * token (with "Bearer " inside the string too), ["ping"]. */
@@ -527,41 +621,47 @@ open_stream(void)
 	r.n_capabilities = 1;
 	r.capabilities = caps;
 	send_request(&r);
-	arm_refresh();
-	/* With a position to continue from, the second catch-up waits for
-	 * the first message: only then has the server surely taken the
-	 * subscription, so every event it will not send live is committed
-	 * already and the harvester has it. */
-	W.phase = W.last >= 0 ? PH_JOINING : PH_LIVE;
-	W.joining = false;
+	explicit_bzero(bearer, sizeof(bearer));
+	sent_token(token);
+	return true;
 }
 
-/* A new cycle (the retry's open). */
+/* A new cycle, once the token is fresh enough (cycle_open). */
 static void
-cycle_open(struct retry *r, void *ctx)
+cycle_open_now(void *ctx)
 {
 	const char *t;
-	int64_t exp;
 	bool fatal;
 
-	if (!sub_taking(W.sub))
+	if (!sub_taking(W.sub) || W.phase != PH_IDLE || W.call != NULL)
 		return;
-	if ((t = sub_token(W.sub, &exp, &fatal)) == NULL) {
+	if ((t = sub_token(W.sub, &fatal)) == NULL) {
 		if (!fatal) {
 			lerr("--api axway needs a token");
 			sub_stop(W.sub, GRPC_UNAUTHENTICATED);
 		}
 		return;
 	}
-	set_token(t);
 	if (W.sub->watermark > W.last)
 		W.last = W.sub->watermark;
+	if (!open_stream(t))
+		return;
 	if (W.last >= 0) {
-		W.phase = PH_CATCHUP;
-		start_catchup();
+		W.phase = PH_JOINING;
+		linfo("%s: catching up after sequence id %" PRId64,
+		    W.o->endpoint, W.last);
+		start_pass();
 	} else {
-		open_stream();
+		W.phase = PH_LIVE;
 	}
+}
+
+/* The retry's open: a token with life left first (secret.h). */
+static void
+cycle_open(struct retry *r, void *ctx)
+{
+	if (sub_taking(W.sub) && sub_token_ready(W.sub, &W.open_wait))
+		cycle_open_now(NULL);
 }
 
 /* The driver has room again. */
@@ -570,8 +670,14 @@ watch_resume(void *ctx)
 {
 	if (W.page_next < W.page.n)
 		write_page();
-	else if (W.nheld > 0 || W.call_paused)
+	else if (W.nheld > 0)
 		release_held();
+}
+
+static bool
+watch_connected(void *ctx)
+{
+	return W.call != NULL && gchannel_ready(W.ch);
 }
 
 static void
@@ -579,18 +685,22 @@ watch_stop(void *ctx)
 {
 	retry_cancel(&W.retry);
 	linfo("%s: %" PRIu64 " pings answered, %" PRIu64
-	      " token refreshes, %" PRIu64 " duplicates skipped",
-	    W.o->endpoint, W.pings, W.refreshes, W.dups);
+	      " token refreshes, %" PRIu64 " harvester requests, %" PRIu64
+	      " duplicates skipped, %" PRIu64 " held events fetched again",
+	    W.o->endpoint, W.pings, W.refreshes, W.requests, W.dups, W.dropped);
+	secret_on_change(W.token, NULL, NULL);
 	if (W.call != NULL) {
 		gcall_set_handlers(W.call, NULL, NULL);
 		gcall_cancel(W.call);
 	}
 	end_cycle();
 	http_cleanup();
-	free(W.held);
-	free(W.token);
-	W.held = NULL;
-	W.token = NULL;
+	if (W.sent != NULL) {
+		explicit_bzero(W.sent, strlen(W.sent));
+		free(W.sent);
+		W.sent = NULL;
+	}
+	/* W.held stays: a caller up the stack may be on the ring. */
 }
 
 void
@@ -599,16 +709,22 @@ axway_watch_start(struct sub *s)
 	const struct sub_source src = {
 		.resume = watch_resume,
 		.stop = watch_stop,
+		.connected = watch_connected,
 	};
 	const struct target *t = &s->o->target;
 
 	W.sub = s;
 	W.o = s->o;
+	W.token = (struct secret *)&s->o->token;
 	W.last = -1;
+	W.live_first = -1;
 	W.fail_code = -1;
 	arena_init(&W.arena);
 	arena_init(&W.page_arena);
-	loop_timer_init(&W.refresh, refresh_fired, NULL);
+	loop_timer_init(&W.expiry, expiry_fired, NULL);
+	W.open_wait = (struct secret_wait){ .fn = cycle_open_now };
+	W.fetch_wait = (struct secret_wait){ .fn = fetch_now };
+	secret_on_change(W.token, token_changed, NULL);
 	snprintf(
 	    W.source, sizeof(W.source), "%s%s", s->o->endpoint, s->o->topic);
 	/* axway.md 3.1: {scheme}://{host}:{port}/events by default. */
@@ -629,7 +745,7 @@ axway_watch_start(struct sub *s)
 	W.hv.http.connect_to = s->o->connect_to;
 	W.heldcap = s->cap;
 	W.held = xcalloc(W.heldcap, sizeof(*W.held));
-	W.ch = sub_channel(s->o);
+	W.ch = sub_channel(s);
 	sub_set_source(s, &src);
 	retry_init(&W.retry, cycle_open, NULL);
 	W.retry.max = s->o->retries;

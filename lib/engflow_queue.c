@@ -18,8 +18,6 @@
 
 #define PULL_PATH "/engflow.notification.v1.NotificationQueue/Pull"
 #define ACKS_PER_REQUEST 1000
-/* A call that lived this long counts as progress for the backoff. */
-#define STABLE_MS 10000
 
 typedef Engflow__Notification__V1__PullNotificationRequest PullReq;
 typedef Engflow__Notification__V1__PullNotificationResponse PullResp;
@@ -40,7 +38,7 @@ static struct engflow_queue {
 	struct arena arena; /* the response being read */
 	char source[600];
 	char client[64];
-	int64_t opened_at;
+	struct secret_wait tokwait; /* for a fresh token before opening */
 	bool got_message;
 	int fail_code; /* set when we end the call ourselves, else -1 */
 	char fail_msg[256];
@@ -261,7 +259,10 @@ pull_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	    code == GRPC_OK ? "the server ended the stream" :
 			      grpc_status_name(code),
 	    *msg != '\0' ? ": " : "", msg);
-	if (Q.got_message || loop_now() - Q.opened_at >= STABLE_MS)
+	/* Issue 19: only an attempt that delivered something, or that the
+	 * server ended with OK, is progress; one that merely lasted is not
+	 * (a silent peer would keep --retries from ever running out). */
+	if (code == GRPC_OK)
 		retry_progress(&Q.retry);
 	sub_failed(Q.sub, &Q.retry, code, why);
 }
@@ -274,7 +275,7 @@ static const struct gcall_handlers pull_handlers = {
 
 /* Open (or re-open) the Pull stream and name the queue. */
 static void
-pull_open(struct retry *r, void *ctx)
+pull_open_now(void *ctx)
 {
 	PullReq req =
 	    ENGFLOW__NOTIFICATION__V1__PULL_NOTIFICATION_REQUEST__INIT;
@@ -287,12 +288,11 @@ pull_open(struct retry *r, void *ctx)
 	size_t nmd = 0;
 	char bearer[8192];
 	const char *token;
-	int64_t exp;
 	bool fatal;
 
 	if (!sub_taking(Q.sub))
 		return;
-	token = sub_token(Q.sub, &exp, &fatal);
+	token = sub_token(Q.sub, &fatal);
 	if (fatal)
 		return;
 	/* engflow.md 2.2: the two headers only when there is a token (empty
@@ -309,7 +309,6 @@ pull_open(struct retry *r, void *ctx)
 	}
 	Q.fail_code = -1;
 	Q.got_message = false;
-	Q.opened_at = loop_now();
 	Q.call = gcall_start(Q.ch, PULL_PATH, md, nmd, 0, &pull_handlers, NULL);
 	if (Q.call == NULL) {
 		char why[600];
@@ -332,6 +331,14 @@ pull_open(struct retry *r, void *ctx)
 		req.notification_delivery_options = &d;
 	}
 	gcall_send_msg(Q.call, &req.base);
+}
+
+/* The retry's open: a token with life left first (secret.h). */
+static void
+pull_open(struct retry *r, void *ctx)
+{
+	if (sub_taking(Q.sub) && sub_token_ready(Q.sub, &Q.tokwait))
+		pull_open_now(NULL);
 }
 
 /* The driver: these items are safe; ack them on this stream. */
@@ -363,10 +370,17 @@ pull_settled(void *ctx)
 	return Q.call == NULL || Q.acks_out == 0;
 }
 
+static bool
+pull_connected(void *ctx)
+{
+	return Q.call != NULL && gchannel_ready(Q.ch);
+}
+
 static void
 pull_stop(void *ctx)
 {
 	retry_cancel(&Q.retry);
+	secret_wait_cancel((struct secret *)&Q.o->token, &Q.tokwait);
 	if (Q.call != NULL) {
 		linfo("%s: %llu notifications received, %llu acks refused",
 		    Q.o->endpoint, (unsigned long long)Q.received,
@@ -387,6 +401,7 @@ engflow_queue_start(struct sub *s)
 		.resume = pull_resume,
 		.settled = pull_settled,
 		.stop = pull_stop,
+		.connected = pull_connected,
 	};
 	size_t el = strlen(s->o->endpoint);
 
@@ -401,7 +416,8 @@ engflow_queue_start(struct sub *s)
 	make_client_id(Q.client, sizeof(Q.client));
 	Q.sent_cap = s->cap;
 	Q.sent = xcalloc(Q.sent_cap, sizeof(*Q.sent));
-	Q.ch = sub_channel(s->o);
+	Q.ch = sub_channel(s);
+	Q.tokwait = (struct secret_wait){ .fn = pull_open_now };
 	sub_set_source(s, &src);
 	retry_init(&Q.retry, pull_open, NULL);
 	Q.retry.max = s->o->retries;

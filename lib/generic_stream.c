@@ -16,8 +16,6 @@
 #include "retry.h"
 #include "xalloc.h"
 
-#define STABLE_MS 10000
-
 static struct generic_stream {
 	struct sub *sub;
 	const struct sub_opts *o;
@@ -29,7 +27,7 @@ static struct generic_stream {
 	char source[600], type[300], type_url[400];
 	char run[20]; /* event ids are run-N */
 	uint64_t n;
-	int64_t opened_at;
+	struct secret_wait tokwait; /* for a fresh token before opening */
 	bool got_message;
 } G;
 
@@ -103,8 +101,8 @@ gs_close(struct gcall *call, const struct gstatus *st, void *ctx)
 	snprintf(why, sizeof(why), "%s: %s%s%s", G.o->method,
 	    grpc_status_name(st->code), *st->message != '\0' ? ": " : "",
 	    st->message);
-	if (G.got_message || loop_now() - G.opened_at >= STABLE_MS)
-		retry_progress(&G.retry);
+	/* Progress only when a message came (gs_message): an attempt that
+	 * merely lasted is none (issue 19). */
 	sub_failed(G.sub, &G.retry, st->code, why);
 }
 
@@ -114,18 +112,17 @@ static const struct gcall_handlers gs_handlers = {
 };
 
 static void
-gs_open(struct retry *r, void *ctx)
+gs_open_now(void *ctx)
 {
 	char bearer[8192];
 	struct gmd md[2];
 	size_t nmd = 0;
 	const char *token;
-	int64_t exp;
 	bool fatal;
 
 	if (!sub_taking(G.sub))
 		return;
-	token = sub_token(G.sub, &exp, &fatal);
+	token = sub_token(G.sub, &fatal);
 	if (fatal)
 		return;
 	if (token != NULL && G.o->auth == SUB_AUTH_ENGFLOW) {
@@ -139,7 +136,6 @@ gs_open(struct retry *r, void *ctx)
 			strlen(bearer) };
 	}
 	G.got_message = false;
-	G.opened_at = loop_now();
 	G.call = gcall_start(G.ch, G.o->method, md, nmd, 0, &gs_handlers, NULL);
 	if (G.call == NULL) {
 		char why[600];
@@ -153,6 +149,20 @@ gs_open(struct retry *r, void *ctx)
 	gcall_close_send(G.call);
 }
 
+/* The retry's open: a token with life left first (secret.h). */
+static void
+gs_open(struct retry *r, void *ctx)
+{
+	if (sub_taking(G.sub) && sub_token_ready(G.sub, &G.tokwait))
+		gs_open_now(NULL);
+}
+
+static bool
+gs_connected(void *ctx)
+{
+	return G.call != NULL && gchannel_ready(G.ch);
+}
+
 static void
 gs_resume(void *ctx)
 {
@@ -164,6 +174,7 @@ static void
 gs_stop(void *ctx)
 {
 	retry_cancel(&G.retry);
+	secret_wait_cancel((struct secret *)&G.o->token, &G.tokwait);
 	if (G.call != NULL) {
 		gcall_set_handlers(G.call, NULL, NULL);
 		gcall_cancel(G.call);
@@ -179,6 +190,7 @@ generic_stream_start(struct sub *s)
 	const struct sub_source src = {
 		.resume = gs_resume,
 		.stop = gs_stop,
+		.connected = gs_connected,
 	};
 	uint32_t r = 0;
 	size_t el = strlen(s->o->endpoint), i;
@@ -204,7 +216,8 @@ generic_stream_start(struct sub *s)
 			if (G.type[i] == '/')
 				G.type[i] = '.';
 	}
-	G.ch = sub_channel(s->o);
+	G.ch = sub_channel(s);
+	G.tokwait = (struct secret_wait){ .fn = gs_open_now };
 	sub_set_source(s, &src);
 	retry_init(&G.retry, gs_open, NULL);
 	G.retry.max = s->o->retries;

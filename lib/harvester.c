@@ -24,6 +24,7 @@ struct harvester_req {
 	harvester_done_fn done;
 	void *ctx;
 	bool first_page;
+	bool in_done; /* done is running: it owns nothing to free */
 };
 
 int
@@ -266,6 +267,7 @@ got_reply(struct http_req *req, const struct http_resp *resp, void *ctx)
 	const char *max;
 	char *end;
 
+	pg.http_status = resp->status;
 	if (resp->curl_code != 0) {
 		pg.result = HARVESTER_ERROR;
 		pg.status = GRPC_UNAVAILABLE;
@@ -295,6 +297,9 @@ got_reply(struct http_req *req, const struct http_resp *resp, void *ctx)
 		snprintf(pg.error, sizeof(pg.error), "HTTP status %ld",
 		    resp->status);
 	}
+	/* done may cancel h, free its owner or end the HTTP client:
+	 * nothing but freeing h comes after it. */
+	h->in_done = true;
 	h->done(&pg, h->ctx);
 	free(h);
 }
@@ -336,7 +341,7 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
 void
 harvester_cancel(struct harvester_req *h)
 {
-	if (h == NULL)
+	if (h == NULL || h->in_done)
 		return;
 	http_cancel(h->http);
 	free(h);

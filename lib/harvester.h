@@ -40,6 +40,7 @@ enum harvester_result {
 struct harvester_page {
 	enum harvester_result result;
 	int status; /* UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED... */
+	long http_status; /* 0: no reply (cannot connect, timeout) */
 	char error[300];
 	int64_t max_sequence; /* GONE: from the header, -1 if absent */
 	Central__Events__V1__Event **events; /* sorted by sequence id */
@@ -59,7 +60,7 @@ struct harvester_req;
 struct harvester_req *harvester_get(const struct harvester_opts *, const char *,
     int64_t, uint64_t, struct arena *, harvester_done_fn, void *, char *,
     size_t);
-/* Abandon a request: done is not called (not from done itself). */
+/* Abandon a request: done is not called (from done itself: no-op). */
 void harvester_cancel(struct harvester_req *);
 
 /* The request URL (for harvester_get and the tests). */

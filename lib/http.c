@@ -36,26 +36,34 @@ struct http_req {
 struct http_sock {
 	struct loop_io io;
 	curl_socket_t fd;
+	struct http_sock *next, *prev; /* all of them, for http_cleanup() */
 };
 
 static CURLM *multi;
 static struct loop_timer timer;
-static struct http_req *reqs;
+static struct http_req *reqs; /* started, not yet handed to done */
 static size_t nreqs;
+static struct http_sock *socks;
 
+/* Take r off the list of requests under way and out of libcurl's hands. */
 static void
-forget(struct http_req *r)
+unlink_req(struct http_req *r)
 {
-	size_t i;
-
 	if (r->prev != NULL)
 		r->prev->next = r->next;
 	else
 		reqs = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
-	nreqs--;
+	r->next = r->prev = NULL;
 	curl_multi_remove_handle(multi, r->easy);
+}
+
+static void
+free_req(struct http_req *r)
+{
+	size_t i;
+
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->hdrs);
 	curl_slist_free_all(r->connect_to);
@@ -65,23 +73,31 @@ forget(struct http_req *r)
 	free(r);
 }
 
-/* Hand every finished transfer to its owner. */
+/*
+ * Hand every finished transfer to its owner.  The request leaves the
+ * list and libcurl before done runs, and nothing but freeing it comes
+ * after: done may free its owner, cancel or start other requests, or
+ * end the whole client with http_cleanup() (then the loop stops here).
+ */
 static void
 collect(void)
 {
 	struct http_resp resp;
 	struct http_req *r;
+	CURLcode result;
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+	while (
+	    multi != NULL && (m = curl_multi_info_read(multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		result = m->data.result; /* m goes with the handle */
 		curl_easy_getinfo(
 		    m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		memset(&resp, 0, sizeof(resp));
 		resp.curl_code = r->too_big ? CURLE_FILESIZE_EXCEEDED :
-					      (int)m->data.result;
+					      (int)result;
 		curl_easy_getinfo(
 		    r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 		if (r->too_big)
@@ -89,7 +105,7 @@ collect(void)
 		else if (resp.curl_code != CURLE_OK)
 			resp.error = r->errbuf[0] != '\0' ?
 			    r->errbuf :
-			    curl_easy_strerror(m->data.result);
+			    curl_easy_strerror(result);
 		resp.body = r->buf != NULL ? r->buf : "";
 		resp.len = r->len;
 		if (logging(LOG_TRACE)) {
@@ -104,9 +120,11 @@ collect(void)
 			    resp.len, resp.error ? ": " : "",
 			    resp.error ? resp.error : "");
 		}
+		unlink_req(r);
 		r->in_done = true;
-		r->done(r, &resp, r->ctx);
-		forget(r);
+		r->done(r, &resp, r->ctx); /* still pending while it runs */
+		nreqs--;
+		free_req(r);
 	}
 }
 
@@ -127,6 +145,19 @@ sock_ready(struct loop_io *io, short revents)
 	collect();
 }
 
+static void
+free_sock(struct http_sock *s)
+{
+	loop_io_del(&s->io);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		socks = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	free(s);
+}
+
 /*
  * CURLMOPT_SOCKETFUNCTION: fires from inside libcurl when what it waits
  * for on a socket changes.  Keeps one http_sock per socket, known to
@@ -138,10 +169,8 @@ on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
 	struct http_sock *s = sockp;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			loop_io_del(&s->io);
-			free(s);
-		}
+		if (s != NULL)
+			free_sock(s);
 		curl_multi_assign(multi, fd, NULL);
 		return 0;
 	}
@@ -153,6 +182,9 @@ on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
 			.fd = fd, .ready = sock_ready, .ctx = s
 		};
 		loop_io_add(&s->io);
+		if ((s->next = socks) != NULL)
+			socks->prev = s;
+		socks = s;
 		curl_multi_assign(multi, fd, s);
 	}
 	s->io.events = (what & CURL_POLL_IN ? POLLIN : 0) |
@@ -243,6 +275,26 @@ setup(void)
 	loop_timer_init(&timer, timer_fired, NULL);
 }
 
+/*
+ * The proxy for url: the option, else the one the gRPC channel would
+ * take from the environment (https_proxy, or http_proxy for a
+ * cleartext URL when set); NULL for none.  libcurl still applies
+ * no_proxy to one from the environment.
+ */
+static const char *
+proxy_for(const struct http_opts *o, const char *url)
+{
+	const char *p;
+
+	if (o->proxy != NULL)
+		return *o->proxy != '\0' ? o->proxy : NULL;
+	if ((p = getenv("https_proxy")) == NULL)
+		p = getenv("HTTPS_PROXY");
+	if (strncasecmp(url, "http://", 7) == 0 && getenv("http_proxy") != NULL)
+		p = getenv("http_proxy");
+	return p != NULL && *p != '\0' ? p : NULL;
+}
+
 struct http_req *
 http_start(const struct http_opts *o, const char *method, const char *url,
     const char *const *headers, const void *body, size_t len, http_done_fn done,
@@ -251,6 +303,7 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 	static bool warned;
 	struct curl_slist *l;
 	struct http_req *r;
+	const char *proxy;
 	CURL *e;
 
 	setup();
@@ -294,8 +347,18 @@ http_start(const struct http_opts *o, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (o->proxy != NULL)
-		curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+	/* subscribe(1): through a proxy, a CONNECT tunnel for every
+	 * request, http:// too (a CONNECT-only proxy refuses the
+	 * absolute-URI form); also for one libcurl finds in ALL_PROXY. */
+	curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	if ((proxy = proxy_for(o, url)) != NULL)
+		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+	if (o->proxy != NULL) {
+		if (*o->proxy == '\0') /* none, whatever the environment */
+			curl_easy_setopt(e, CURLOPT_PROXY, "");
+		else /* given: no_proxy is not for it */
+			curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	}
 	if (o->connect_to != NULL) {
 		char ct[600];
 
@@ -345,12 +408,15 @@ http_header(const struct http_req *r, const char *name)
 	return NULL;
 }
 
-/* Abandon a request (not from its own done: it ends after that anyway). */
+/* Abandon a request (from its own done: nothing to do, it ends then). */
 void
 http_cancel(struct http_req *r)
 {
-	if (r != NULL && !r->in_done)
-		forget(r);
+	if (r != NULL && !r->in_done) {
+		unlink_req(r);
+		nreqs--;
+		free_req(r);
+	}
 }
 
 size_t
@@ -359,15 +425,23 @@ http_pending(void)
 	return nreqs;
 }
 
+/* Every request is abandoned (a done running now finishes). */
 void
 http_cleanup(void)
 {
-	while (reqs != NULL)
-		forget(reqs);
+	struct http_req *r;
+
+	while ((r = reqs) != NULL) {
+		unlink_req(r);
+		nreqs--;
+		free_req(r);
+	}
 	if (multi != NULL) {
 		curl_multi_cleanup(multi);
 		loop_timer_stop(&timer);
 		curl_global_cleanup();
 		multi = NULL;
 	}
+	while (socks != NULL) /* those libcurl did not say it closed */
+		free_sock(socks);
 }

@@ -3,7 +3,9 @@
  * interface (its sockets and timers become loop_io and loop_timer).
  * Used for REST peers: the Axway harvester and resources, the Flyte
  * API.  One request at a time or many; each ends exactly once through
- * its done callback.
+ * its done callback, the last thing that touches it: done may free
+ * whatever owns the request, cancel or start others, even end the
+ * client with http_cleanup(); the request is freed when done returns.
  *
  * Response bodies are kept in memory up to max_body (default 16 MiB);
  * a longer one fails the request (CURLE_FILESIZE_EXCEEDED).  TLS
@@ -22,7 +24,10 @@ struct http_req;
 struct http_opts {
 	const char *cacert; /* PEM trust anchors; NULL: system store */
 	bool insecure;
-	const char *proxy; /* NULL: libcurl's environment rules */
+	/* http://[user:pass@]host:port: every request goes through a
+	 * CONNECT tunnel; NULL: https_proxy (or http_proxy for an http://
+	 * URL) and no_proxy, as the gRPC channel reads them; "": none */
+	const char *proxy;
 	/* host:port to connect to instead of the URL's (the name stays
 	 * the URL's for TLS and Host), or NULL */
 	const char *connect_to;
@@ -52,10 +57,11 @@ struct http_req *http_start(const struct http_opts *, const char *,
     void *, char *, size_t);
 /* A response header (case-insensitive name), valid during done. */
 const char *http_header(const struct http_req *, const char *);
-/* Abandon a request: done is not called. */
+/* Abandon a request: done is not called (from its own done: no-op). */
 void http_cancel(struct http_req *);
 /* Requests not yet done. */
 size_t http_pending(void);
+/* Abandon every request; the next http_start() begins afresh. */
 void http_cleanup(void);
 
 #endif

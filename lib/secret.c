@@ -73,9 +73,10 @@ secret_isset(const struct secret *s)
  * into a header.  The old value is wiped.
  */
 static int
-accept(struct secret *s, char *v, size_t n, char *err, size_t errlen)
+take(struct secret *s, char *v, size_t n, char *err, size_t errlen)
 {
 	char where[300];
+	bool changed;
 	size_t i;
 
 	origin(s, where, sizeof(where));
@@ -92,6 +93,7 @@ accept(struct secret *s, char *v, size_t n, char *err, size_t errlen)
 			    "%s: not printable ASCII (byte %zu)", where, i + 1);
 	if (v[0] == ' ' || v[n - 1] == ' ')
 		return errf(err, errlen, "%s: blank at an end", where);
+	changed = s->value == NULL || strcmp(s->value, v) != 0;
 	if (s->value != NULL) {
 		explicit_bzero(s->value, strlen(s->value));
 		free(s->value);
@@ -99,6 +101,7 @@ accept(struct secret *s, char *v, size_t n, char *err, size_t errlen)
 	if ((s->value = strdup(v)) == NULL)
 		die(EXIT_INTERNAL, "out of memory");
 	s->read_at = loop_now();
+	token_took(s, changed);
 	return 0;
 }
 
@@ -144,53 +147,108 @@ load_file(struct secret *s, char *buf, char *err, size_t errlen)
 		return -1;
 	}
 	close(fd);
-	if (accept(s, buf, (size_t)n, err, errlen) < 0)
+	if (take(s, buf, (size_t)n, err, errlen) < 0)
 		return -1;
 	s->mtime = st.st_mtim;
 	return 0;
 }
 
 /*
- * Run the command with sh -c, stdout to us, stdin from /dev/null,
- * stderr shared (its messages are its own).  Waits for it: a token
- * command is expected to answer at once.
+ * Start the command with sh -c: stdout to a pipe whose read end is
+ * *fd, stdin from /dev/null, stderr shared (its messages are its own),
+ * the signals we catch or ignore back to their defaults.
  */
 static int
-load_command(struct secret *s, char *buf, char *err, size_t errlen)
+spawn(struct secret *s, pid_t *pid, int *fd, bool nonblock, char *err,
+    size_t errlen)
 {
 	char where[300], *argv[] = { "sh", "-c", (char *)s->source, NULL };
+	static const int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP,
+		SIGUSR1 };
 	posix_spawn_file_actions_t fa;
-	int p[2], status, e;
-	ssize_t n;
-	pid_t pid;
+	posix_spawnattr_t at;
+	sigset_t def, none;
+	int p[2], e;
+	size_t i;
 
 	origin(s, where, sizeof(where));
-	if (pipe2(p, O_CLOEXEC) == -1)
+	if (pipe2(p, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)) == -1)
 		return errf(
 		    err, errlen, "%s: pipe: %s", where, strerror(errno));
+	/* only our end is non-blocking: the child's is its stdout */
+	if (nonblock && fcntl(p[1], F_SETFL, 0) == -1) {
+		e = errno;
+		close(p[0]);
+		close(p[1]);
+		return errf(err, errlen, "%s: %s", where, strerror(e));
+	}
+	sigemptyset(&def);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&def, sigs[i]);
+	sigemptyset(&none);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(
+	    &at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(
 	    &fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	e = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	e = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	close(p[1]);
 	if (e != 0) {
 		close(p[0]);
 		return errf(err, errlen, "%s: %s", where, strerror(e));
 	}
-	n = read_all(p[0], buf);
-	e = errno;
-	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (n < 0)
-		return errf(err, errlen, "%s: %s", where, strerror(e));
+	*fd = p[0];
+	return 0;
+}
+
+int
+secret_spawn(struct secret *s, pid_t *pid, int *fd, char *err, size_t errlen)
+{
+	return spawn(s, pid, fd, true, err, errlen);
+}
+
+int
+secret_command_done(
+    struct secret *s, int status, char *buf, size_t n, char *err, size_t errlen)
+{
+	char where[300];
+
+	origin(s, where, sizeof(where));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return errf(err, errlen, "%s: failed (%s %d)", where,
 		    WIFEXITED(status) ? "exit status" : "signal",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	return accept(s, buf, (size_t)n, err, errlen);
+	return take(s, buf, n, err, errlen);
+}
+
+/* Run the command and wait for it (start-up, secret_refresh). */
+static int
+load_command(struct secret *s, char *buf, char *err, size_t errlen)
+{
+	int64_t began = loop_now();
+	char where[300];
+	int fd, status, e;
+	ssize_t n;
+	pid_t pid;
+
+	if (spawn(s, &pid, &fd, false, err, errlen) < 0)
+		return -1;
+	n = read_all(fd, buf);
+	e = errno;
+	close(fd);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	s->run_ms = loop_now() - began;
+	if (n < 0)
+		return errf(err, errlen, "%s: %s",
+		    origin(s, where, sizeof(where)), strerror(e));
+	return secret_command_done(s, status, buf, (size_t)n, err, errlen);
 }
 
 int
@@ -211,7 +269,7 @@ secret_refresh(struct secret *s, char *err, size_t errlen)
 			    origin(s, where, sizeof(where)));
 		if ((buf = strdup(v)) == NULL)
 			die(EXIT_INTERNAL, "out of memory");
-		r = accept(s, buf, strlen(buf), err, errlen);
+		r = take(s, buf, strlen(buf), err, errlen);
 		explicit_bzero(buf, strlen(buf));
 		free(buf);
 		return r;
@@ -242,6 +300,7 @@ secret_get(struct secret *s, char *err, size_t errlen)
 
 	if (s->kind == SECRET_NONE)
 		return NULL;
+	token_use(s);
 	if (s->value == NULL ||
 	    (s->kind == SECRET_FILE && stat(s->source, &st) == 0 &&
 		(st.st_mtim.tv_sec != s->mtime.tv_sec ||
@@ -253,6 +312,7 @@ secret_get(struct secret *s, char *err, size_t errlen)
 void
 secret_free(struct secret *s)
 {
+	token_free(s);
 	if (s->value != NULL) {
 		explicit_bzero(s->value, strlen(s->value));
 		free(s->value);
@@ -277,16 +337,27 @@ b64url_decode(uint8_t *out, const char *in, size_t n)
 	return r;
 }
 
+/* A NumericDate claim (RFC 7519 2): a positive number of seconds. */
+static int64_t
+numeric_date(const cJSON *j, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+
+	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15)
+		return (int64_t)v->valuedouble;
+	return -1;
+}
+
 /* RFC 7519: the payload is the second dot-separated part, JSON. */
-int64_t
-jwt_exp(const char *jwt)
+int
+jwt_claims(const char *jwt, int64_t *exp, int64_t *iat)
 {
 	const char *p, *q;
-	int64_t exp = -1;
 	uint8_t *buf;
-	cJSON *j, *e;
 	ssize_t n;
+	cJSON *j;
 
+	*exp = *iat = -1;
 	if (jwt == NULL || (p = strchr(jwt, '.')) == NULL ||
 	    (q = strchr(++p, '.')) == NULL || q == p)
 		return -1;
@@ -297,10 +368,22 @@ jwt_exp(const char *jwt)
 		return -1;
 	}
 	j = cJSON_ParseWithLength((const char *)buf, (size_t)n);
-	e = cJSON_GetObjectItemCaseSensitive(j, "exp");
-	if (cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1e15)
-		exp = (int64_t)e->valuedouble;
-	cJSON_Delete(j);
 	free(buf);
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return -1;
+	}
+	*exp = numeric_date(j, "exp");
+	*iat = numeric_date(j, "iat");
+	cJSON_Delete(j);
+	return 0;
+}
+
+int64_t
+jwt_exp(const char *jwt)
+{
+	int64_t exp, iat;
+
+	jwt_claims(jwt, &exp, &iat);
 	return exp;
 }

@@ -178,14 +178,31 @@ on_ack(struct ackr *a, const char *id, void *ctx)
 
 static const struct ackr_handlers ackr_handlers = { .on_ack = on_ack };
 
+/*
+ * No event for --idle-timeout: a quiet subscription ends well; one that
+ * is not connected now ends as an outage would after --retries (69 for
+ * a server never reached: one cause, one status).
+ */
 static void
 idle_fired(struct loop_timer *t)
 {
 	struct sub *s = t->ctx;
+	int code;
 
-	linfo(
-	    "no event for %lld ms: stopping", (long long)s->o->idle_timeout_ms);
-	sub_stop(s, EXIT_OK);
+	if (s->src.connected == NULL || s->src.connected(s->src.ctx)) {
+		linfo("no event for %lld ms: stopping",
+		    (long long)s->o->idle_timeout_ms);
+		sub_stop(s, EXIT_OK);
+		return;
+	}
+	code = s->last_code > 0 ? s->last_code : GRPC_UNAVAILABLE;
+	if (code == GRPC_UNAVAILABLE && !s->answered)
+		code = EXIT_CONNECT;
+	lerr("%s: no event for %lld ms, and %s%s%s", s->o->endpoint,
+	    (long long)s->o->idle_timeout_ms,
+	    s->answered ? "not connected" : "never connected",
+	    s->last_why[0] != '\0' ? ": " : "", s->last_why);
+	sub_stop(s, code);
 }
 
 static void
@@ -262,6 +279,8 @@ sub_run(struct sub *s)
 
 	status = loop_run();
 	save_state(s);
+	/* a token command still running is not waited for */
+	secret_free((struct secret *)&s->o->token);
 	progress_end(&s->progress);
 	for (i = 0; i < s->n; i++) {
 		free(item_at(s, i)->id);
@@ -402,9 +421,23 @@ sub_check(struct sub *s)
 	loop_quit(s->status);
 }
 
-struct gchannel *
-sub_channel(const struct sub_opts *o)
+/* Fires when a connection is established (the server's SETTINGS). */
+static void
+connected(void *ctx)
 {
+	sub_answered(ctx);
+}
+
+void
+sub_answered(struct sub *s)
+{
+	s->answered = true;
+}
+
+struct gchannel *
+sub_channel(struct sub *s)
+{
+	const struct sub_opts *o = s->o;
 	struct gchannel_opts co = { 0 };
 	struct gchannel *ch;
 	char err[300];
@@ -415,6 +448,8 @@ sub_channel(const struct sub_opts *o)
 	co.keepalive_timeout_ms = o->keepalive_timeout_ms;
 	co.proxy = o->proxy;
 	co.connect_to = o->connect_to;
+	co.on_connect = connected;
+	co.on_connect_ctx = s;
 	if ((ch = gchannel_new(&co, err, sizeof(err))) == NULL)
 		die(EXIT_USAGE, "%s: %s", o->endpoint, err);
 	return ch;
@@ -438,14 +473,20 @@ token_origin(const struct secret *t, char *buf, size_t len)
 	return buf;
 }
 
+bool
+sub_token_ready(struct sub *s, struct secret_wait *w)
+{
+	return secret_ready((struct secret *)&s->o->token, w);
+}
+
 const char *
-sub_token(struct sub *s, int64_t *exp, bool *fatal)
+sub_token(struct sub *s, bool *fatal)
 {
 	struct secret *t = (struct secret *)&s->o->token;
 	char err[300], when[RFC3339_MAX];
 	const char *v;
+	int64_t exp;
 
-	*exp = -1;
 	*fatal = false;
 	if (!secret_isset(t))
 		return NULL;
@@ -458,23 +499,8 @@ sub_token(struct sub *s, int64_t *exp, bool *fatal)
 	}
 	if (err[0] != '\0')
 		lwarn("%s (using the last good token)", err);
-	*exp = jwt_exp(v);
-	/* A command is only run again when asked: ask once the token it
-	 * gave last time is (nearly) used up. */
-	if (t->kind == SECRET_COMMAND && *exp >= 0 &&
-	    *exp <= (int64_t)time(NULL) + 1) {
-		const char *nv = NULL;
-
-		if (secret_refresh(t, err, sizeof(err)) < 0 ||
-		    (nv = secret_get(t, err, sizeof(err))) == NULL)
-			lwarn("%s", err);
-		if (nv != NULL) {
-			v = nv;
-			*exp = jwt_exp(v);
-		}
-	}
-	if (*exp >= 0 && *exp <= (int64_t)time(NULL)) {
-		rfc3339_format(when, *exp, 0);
+	if ((exp = jwt_exp(v)) >= 0 && exp <= (int64_t)time(NULL)) {
+		rfc3339_format(when, exp, 0);
 		lerr("%s: expired at %s", token_origin(t, err, sizeof(err)),
 		    when);
 		*fatal = true;
@@ -511,6 +537,11 @@ sub_failed(struct sub *s, struct retry *r, int code, const char *why)
 	}
 	if (code == GRPC_OK)
 		code = GRPC_UNAVAILABLE; /* it ended; we want it open */
+	s->last_code = code;
+	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
+	/* evpipe(7): a server never reached is 69, as in every tool */
+	if (code == GRPC_UNAVAILABLE && !s->answered)
+		code = EXIT_CONNECT;
 	if (sub_fatal(code)) {
 		lerr("%s: %s", s->o->endpoint, why);
 		sub_stop(s, code);

@@ -90,6 +90,8 @@ struct sub_source {
 	bool (*settled)(void *);
 	/* The end: close the call. */
 	void (*stop)(void *);
+	/* A call is open on an established connection (NULL: always). */
+	bool (*connected)(void *);
 	void *ctx;
 };
 
@@ -109,7 +111,10 @@ struct sub {
 	struct loop_timer idle, grace, save;
 	struct progress progress; /* events written, at -v */
 	bool stopping, grace_over, paused, done;
+	bool answered; /* a server ever answered: connected, or HTTP */
 	int status;
+	int last_code; /* of the last failed attempt, 0: none */
+	char last_why[300];
 };
 
 void sub_init(struct sub *, const struct sub_opts *);
@@ -141,14 +146,25 @@ void sub_stop(struct sub *, int);
 /* The source's settled() may have changed. */
 void sub_check(struct sub *);
 
-/* The gRPC channel the options describe; exits 64 on bad options. */
-struct gchannel *sub_channel(const struct sub_opts *);
+/*
+ * The gRPC channel the options describe (its connections count as the
+ * server answering); exits 64 on bad options.
+ */
+struct gchannel *sub_channel(struct sub *);
+/* A server answered (a REST reply): it is reachable. */
+void sub_answered(struct sub *);
+/*
+ * Before each (re)connect: true when the token (if any) can be used
+ * now; else false, and w->fn runs once a fresh one was asked for
+ * (secret_ready).
+ */
+bool sub_token_ready(struct sub *, struct secret_wait *);
 /*
  * The token for the next call, or NULL when there is none.  When it
  * cannot be read, or is a JWT that has expired, says so and stops with
- * UNAUTHENTICATED (*fatal set).  *exp: its JWT expiry or -1.
+ * UNAUTHENTICATED (*fatal set).
  */
-const char *sub_token(struct sub *, int64_t *, bool *);
+const char *sub_token(struct sub *, bool *);
 /* A status the subscription cannot get past by reconnecting. */
 bool sub_fatal(int);
 struct retry;

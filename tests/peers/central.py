@@ -11,6 +11,8 @@ serve: GET /apis/<self link> answers the resource as JSON:
    "name": <its last segment>, "metadata": {"selfLink": <self link>},
    "spec": {"revision": <how many GETs of it so far>}}
   --token T     require "Authorization: Bearer T", else 401
+  --jwt         require "Authorization: Bearer <JWT>" whose exp (RFC 7519
+                4.1.4) is still ahead, else 401 (logged "expired": true)
   --tenant ID   require "X-Axway-Tenant-Id: ID", else 403
   --missing LINK        404 for that self link
   --fail LINK=N:CODE    the first N GETs of LINK answer CODE (e.g. 503)
@@ -25,12 +27,14 @@ notify: SPEC is TYPE:LINK[:ID] with TYPE one of CREATED, UPDATED,
   axwaykind, proto_data = the central.events.v1.Event), with --ack an
   evpipeack of "ack-" + the id.  --pyout DIR: where the Python modules are compiled."""
 import argparse
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +59,19 @@ def load(pyout):
     import cloudevent_pb2 as ce
 
 
+def jwt_live(auth):
+    """'Bearer <JWT>' with an exp that has not come yet."""
+    if not auth or not auth.startswith("Bearer "):
+        return False
+    try:
+        part = auth[7:].split(".")[1]
+        part += "=" * (-len(part) % 4)
+        exp = json.loads(base64.urlsafe_b64decode(part))["exp"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(exp, (int, float)) and time.time() < exp
+
+
 def serve(args):
     fails = {}
     for spec in args.fail:
@@ -70,10 +87,10 @@ def serve(args):
         def log_message(self, fmt, *a):
             pass
 
-        def answer(self, status, body):
+        def answer(self, status, body, **extra):
             # Logged first: the client may be gone once it has the answer.
             if args.log:
-                rec = {"path": self.path, "status": status,
+                rec = {"path": self.path, "status": status, **extra,
                        "authorization": self.headers.get("Authorization"),
                        "tenant": self.headers.get("X-Axway-Tenant-Id")}
                 with lock, open(args.log, "a", encoding="utf-8") as f:
@@ -91,6 +108,9 @@ def serve(args):
             link = self.path[len("/apis"):]
             if args.token and self.headers.get("Authorization") != "Bearer " + args.token:
                 return self.answer(401, {"error": "unauthorized"})
+            if args.jwt and not jwt_live(self.headers.get("Authorization")):
+                return self.answer(401, {"error": "token expired"},
+                                   expired=True)
             if args.tenant and self.headers.get("X-Axway-Tenant-Id") != args.tenant:
                 return self.answer(403, {"error": "wrong tenant"})
             with lock:
@@ -161,6 +181,7 @@ def main():
     s = sub.add_parser("serve")
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--token")
+    s.add_argument("--jwt", action="store_true")
     s.add_argument("--tenant")
     s.add_argument("--missing", action="append", default=[])
     s.add_argument("--fail", action="append", default=[])

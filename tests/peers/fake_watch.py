@@ -10,21 +10,29 @@ subscription arrives, --gap more are committed but never sent live (the
 window between catch-up and subscribing, axway.md 3.3), and the live
 stream starts --overlap ids before the first of those it does send
 (events the client already has).  Live events are committed as they
-are sent, --delay-ms apart.
+are sent, --delay-ms apart; or, with --rate R, a producer commits R
+events a second from the start, whoever listens, and every stream sends
+each event committed after its subscription (a busy topic: the
+harvester never runs dry while the stream is down).
 
 The watch side checks what axway.md 2 says a client sends: metadata
 "authorization: Bearer <jwt>" and x-axway-tenant-id; a first request of
 topic self link, "Bearer <jwt>" and capabilities ["ping"] without
 requestType (checked on the wire); PING_RESPONSE with the ping's id and
 nothing else; token refreshes (selfLink and token only) before the last
-token's exp.  A token that runs out ends the stream UNAUTHENTICATED, an
+token's exp.  A token on the stream that reaches its exp (RFC 7519 4.1.4:
+it must be used before then) ends the stream UNAUTHENTICATED, an
 unanswered ping (--ping-every, --ping-timeout) UNAVAILABLE.  Each problem
-is a {"violation": ...} line in --log.
+is a {"violation": ...} line in --log.  --stall S: each call is accepted
+and left silent for S seconds (no headers, no message), then ended
+UNAVAILABLE.  --watch-fail CODE: each call is ended at once with that
+gRPC status code.
 
 The harvester answers GET /events<topic>?page=&pageSize=&query=
 sequenceID>N&sort=sequenceID,ASC with a JSON array (axway.md 3.2), 410
-with X-Axway-Max-Sequence-Id when N is below --purged, 503 for the first
---harvest-fail requests.
+with X-Axway-Max-Sequence-Id when N is below --purged, --harvest-code
+(503 by default) for the first --harvest-fail requests, 401 for a token
+that has expired.  --harvest-delay-ms: each answer takes that long.
 
 Prints "port N" (gRPC) and "http M" once both listen.
 """
@@ -55,6 +63,12 @@ ap.add_argument("--ping-every", type=float, default=0)
 ap.add_argument("--ping-timeout", type=float, default=2)
 ap.add_argument("--purged", type=int, default=0)
 ap.add_argument("--harvest-fail", type=int, default=0)
+ap.add_argument("--harvest-code", type=int, default=503)
+ap.add_argument("--harvest-delay-ms", type=float, default=0)
+ap.add_argument("--rate", type=float, default=0,
+                help="a producer commits this many events a second")
+ap.add_argument("--stall", type=float, default=0)
+ap.add_argument("--watch-fail", type=int, default=0)
 ap.add_argument("--end-after", type=int, default=0,
                 help="end each stream UNAVAILABLE after N live events")
 args = ap.parse_args()
@@ -63,6 +77,7 @@ sys.path.insert(0, args.pyout)
 import watch_pb2 as w  # noqa
 
 lock = threading.Lock()
+produced = threading.Condition(lock)
 committed = args.history
 harvest_requests = 0
 log_file = open(args.log, "a") if args.log else None
@@ -95,6 +110,22 @@ def token_ok(bearer):
     if exp is None or exp <= time.time():
         return None
     return exp
+
+
+def producer():
+    """--rate: commit events at a steady rate, listened to or not."""
+    global committed
+    start = time.time()
+    base = committed
+    while True:
+        with produced:
+            if committed >= args.events:
+                return
+            due = base + int((time.time() - start) * args.rate)
+            if due > committed:
+                committed = min(args.events, due)
+                produced.notify_all()
+        time.sleep(0.005)
 
 
 def event_time(seq):
@@ -202,6 +233,14 @@ def varint(b, p):
 def subscribe(request_iterator, context):
     global committed
     md = dict(context.invocation_metadata())
+    if args.stall:
+        log(stalled=args.stall)
+        time.sleep(args.stall)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "stalled")
+    if args.watch_fail:
+        code = [c for c in grpc.StatusCode if c.value[0] == args.watch_fail][0]
+        log(watch_fail=args.watch_fail)
+        context.abort(code, "failing on purpose")
     exp = token_ok(md.get("authorization"))
     if exp is None:
         log(refused="metadata token", metadata=md)
@@ -277,8 +316,12 @@ def subscribe(request_iterator, context):
         return
     with lock:
         first = committed + 1
-        committed = min(args.events, committed + args.gap)
-        nxt = max(1, committed + 1 - args.overlap)
+        if args.rate:
+            # the next --gap events are never sent live
+            nxt = max(1, committed + args.gap + 1 - args.overlap)
+        else:
+            committed = min(args.events, committed + args.gap)
+            nxt = max(1, committed + 1 - args.overlap)
     log(live_from=nxt, gap_from=first, committed=committed)
     sent = 0
     next_ping = time.time() + args.ping_every if args.ping_every else None
@@ -287,9 +330,10 @@ def subscribe(request_iterator, context):
         now = time.time()
         with cond:
             err = state["err"]
-            if err is None and now > state["exp"] + 0.5:
+            if err is None and now >= state["exp"]:
                 err = (grpc.StatusCode.UNAUTHENTICATED, "token expired")
-                log(violation="token expired in the stream")
+                log(violation="token expired in the stream",
+                    unauthenticated=state["exp"])
             late = [p for p, t in state["pings"].items()
                     if now - t > args.ping_timeout]
         if err is None and late:
@@ -307,7 +351,22 @@ def subscribe(request_iterator, context):
             yield w.Event(id=pid, type=5)
             log(ping=pid)
             next_ping = now + args.ping_every
-        if nxt <= args.events:
+        if args.rate:
+            with produced:
+                ready = nxt <= committed
+                if not ready and nxt <= args.events:
+                    produced.wait(0.05)
+            if not ready:
+                if nxt > args.events:
+                    time.sleep(0.05)
+                continue
+            yield event_pb(nxt)
+            nxt += 1
+            sent += 1
+            if args.end_after and sent >= args.end_after:
+                log(ended=sent)
+                context.abort(grpc.StatusCode.UNAVAILABLE, "stream ended")
+        elif nxt <= args.events:
             e = event_pb(nxt)
             with lock:
                 committed = max(committed, nxt)
@@ -342,17 +401,22 @@ class Harvester(http.server.BaseHTTPRequestHandler):
         with lock:
             harvest_requests += 1
             n = harvest_requests
+        if args.harvest_delay_ms:
+            time.sleep(args.harvest_delay_ms / 1000)
+        # the request line of a proxy that was not asked to tunnel
+        # (absolute-form) never gets here: CONNECT keeps the path
         log(harvest=self.path)
         if u.path != "/events" + args.topic:
             return self.reply(404)
         if token_ok(self.headers.get("Authorization")) is None:
-            log(refused="harvester token")
+            log(refused="harvester token",
+                violation="harvester token expired")
             return self.reply(401)
         if self.headers.get("X-Axway-Tenant-Id") != args.tenant:
             log(violation="harvester tenant")
             return self.reply(403)
         if n <= args.harvest_fail:
-            return self.reply(503)
+            return self.reply(args.harvest_code)
         try:
             page = int(q["page"])
             size = int(q["pageSize"])
@@ -384,6 +448,8 @@ def main():
             response_serializer=w.Event.SerializeToString)}),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    if args.rate:
+        threading.Thread(target=producer, daemon=True).start()
     hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Harvester)
     threading.Thread(target=hs.serve_forever, daemon=True).start()
     print("port %d" % port, flush=True)

@@ -135,6 +135,26 @@ run(struct http_opts *o, const char *method, const char *path,
 	loop_run();
 }
 
+/* A done that ends the whole client, as a failed catch-up stopping
+ * subscribe does: the request is not touched after it. */
+static struct http_req *other;
+static int ended;
+
+static void
+done_and_cleanup(struct http_req *r, const struct http_resp *resp, void *ctx)
+{
+	http_cancel(r); /* its own: nothing */
+	ended++;
+	http_cleanup(); /* other goes too, without its done */
+	loop_quit(0);
+}
+
+static void
+done_never(struct http_req *r, const struct http_resp *resp, void *ctx)
+{
+	ended += 100;
+}
+
 int
 main(void)
 {
@@ -183,6 +203,29 @@ main(void)
 	run(&o, "GET", "/ok", NULL, NULL, &res);
 	is_int(res.code, CURLE_COULDNT_CONNECT, "refused: COULDNT_CONNECT");
 	is_int(res.status, 0, "... no status");
+
+	/* the refusal above ends at once; the second request waits on a
+	 * listener that never answers */
+	{
+		char url[128], err[300];
+		int quiet = listen_any();
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+		other = http_start(
+		    &o, "GET", url, NULL, NULL, 0, done_never, NULL, err, 300);
+		fd = listen_any();
+		close(fd);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+		ok(http_start(&o, "GET", url, NULL, NULL, 0, done_and_cleanup,
+		       NULL, err, sizeof(err)) != NULL &&
+			other != NULL,
+		    "two requests started");
+		is_int((int)http_pending(), 2, "... both pending");
+		loop_run();
+		is_int(ended, 1, "a done that ends the client: once, no other");
+		is_int((int)http_pending(), 0, "... nothing pending after");
+		close(quiet);
+	}
 
 	http_cleanup();
 	return done_testing();
