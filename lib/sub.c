@@ -531,6 +531,8 @@ sub_fatal(int code)
 void
 sub_failed(struct sub *s, struct retry *r, int code, const char *why)
 {
+	char msg[1400];
+
 	if (!sub_taking(s)) {
 		sub_check(s);
 		return;
@@ -555,7 +557,7 @@ sub_failed(struct sub *s, struct retry *r, int code, const char *why)
 		sub_stop(s, code);
 		return;
 	}
-	if (r->failures == 0)
-		lwarn("%s: %s; reconnecting", s->o->endpoint, why);
-	retry_later(r, why);
+	snprintf(msg, sizeof(msg), "%s: %s", s->o->endpoint, why);
+	r->own.peer = s->o->endpoint;
+	retry_later(r, msg);
 }

@@ -207,7 +207,7 @@ axway() {
 	run -69 subscribe --endpoint grpc://127.0.0.1:1 --queue q --retries 3
 	echo "$output"
 	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" == "subscribe: grpc://127.0.0.1:1: queue q: UNAVAILABLE: "*"Connection refused; reconnecting" ]]
+	[[ "${lines[0]}" == "subscribe: grpc://127.0.0.1:1: queue q: UNAVAILABLE: "*"Connection refused; retrying in "* ]]
 	[[ "${lines[1]}" == "subscribe: grpc://127.0.0.1:1: queue q: UNAVAILABLE: "*"Connection refused; giving up after 3 attempts" ]]
 	# and by default it never gives up
 	run -124 timeout 2 subscribe --endpoint grpc://127.0.0.1:1 --queue q
