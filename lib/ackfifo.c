@@ -125,6 +125,12 @@ ackw_ready(struct loop_io *io, short revents)
 	ackw_try_open(w);
 }
 
+static double
+read_u64(struct metric *m)
+{
+	return (double)*(const uint64_t *)m->ctx;
+}
+
 int
 ackw_open(struct ackw *w, const char *path, char *err, size_t errlen)
 {
@@ -144,6 +150,12 @@ ackw_open(struct ackw *w, const char *path, char *err, size_t errlen)
 		.fd = -1, .prepare = ackw_prepare, .ready = ackw_ready, .ctx = w
 	};
 	loop_io_add(&w->io);
+	w->m_out = (struct metric){ .name = "acks_written_total",
+		.help = "Acknowledgements written to --acked-to.",
+		.type = METRIC_COUNTER,
+		.read = read_u64,
+		.ctx = &w->queued };
+	metric_register(&w->m_out);
 	if (S_ISFIFO(st.st_mode)) {
 		ackw_try_open(w);
 		return 0;
@@ -186,6 +198,7 @@ ackw_close(struct ackw *w)
 {
 	if (w->path == NULL)
 		return;
+	metric_unregister(&w->m_out);
 	if (w->fd >= 0) {
 		ackw_flush(w);
 		close(w->fd);
@@ -239,6 +252,7 @@ ackr_ready(struct loop_io *io, short revents)
 		} else {
 			memcpy(v, p, n);
 			v[n] = '\0';
+			r->good++;
 			r->h->on_ack(r, v, r->ctx);
 		}
 		inbuf_consume(&r->in, n + 1);
@@ -275,6 +289,18 @@ ackr_open(struct ackr *r, const char *path, const struct ackr_handlers *h,
 		.ready = ackr_ready,
 		.ctx = r };
 	loop_io_add(&r->io);
+	r->m_in = (struct metric){ .name = "acks_read_total",
+		.help = "Acknowledgements read from --ack-from.",
+		.type = METRIC_COUNTER,
+		.read = read_u64,
+		.ctx = &r->good };
+	r->m_bad = (struct metric){ .name = "acks_refused_total",
+		.help = "Lines on --ack-from that are not acknowledgements.",
+		.type = METRIC_COUNTER,
+		.read = read_u64,
+		.ctx = &r->bad };
+	metric_register(&r->m_in);
+	metric_register(&r->m_bad);
 	return 0;
 }
 
@@ -283,6 +309,8 @@ ackr_close(struct ackr *r)
 {
 	if (r->path == NULL)
 		return;
+	metric_unregister(&r->m_in);
+	metric_unregister(&r->m_bad);
 	loop_io_del(&r->io);
 	close(r->fd);
 	close(r->wfd);

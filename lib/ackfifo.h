@@ -25,6 +25,7 @@
 
 #include "inbuf.h"
 #include "loop.h"
+#include "metrics.h"
 #include "outbuf.h"
 
 #define ACK_MAX 1024
@@ -39,6 +40,7 @@ struct ackw {
 	struct loop_timer retry;
 	uint64_t queued; /* acks, in all */
 	bool warned;
+	struct metric m_out; /* evpipe_acks_written_total */
 };
 
 int ackw_open(struct ackw *, const char *, char *, size_t);
@@ -58,7 +60,8 @@ struct ackr {
 	struct loop_io io;
 	const struct ackr_handlers *h;
 	void *ctx;
-	uint64_t bad; /* lines refused */
+	uint64_t good, bad; /* lines taken, refused */
+	struct metric m_in, m_bad;
 	bool skipping; /* inside an over-long line */
 };
 

@@ -25,6 +25,7 @@ static size_t cappfds;
 static uint64_t round_no;
 static bool quitting;
 static int quit_status;
+static void (*at_end)(void);
 
 static void *
 grow(void *p, size_t *cap, size_t size)
@@ -233,5 +234,14 @@ loop_run(void)
 			fire_timers();
 	}
 	quitting = false;
+	if (at_end != NULL)
+		at_end();
 	return quit_status;
+}
+
+/* fn runs each time loop_run() returns, before its caller frees its parts. */
+void
+loop_at_end(void (*fn)(void))
+{
+	at_end = fn;
 }

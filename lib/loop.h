@@ -37,5 +37,6 @@ int64_t loop_now(void);
 uint64_t loop_round(void);
 void loop_quit(int);
 int loop_run(void);
+void loop_at_end(void (*)(void));
 
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "progress.h"
@@ -19,6 +20,30 @@ tick(struct loop_timer *t)
 	loop_timer_in(t, PROGRESS_EVERY_MS);
 }
 
+static double
+read_count(struct metric *m)
+{
+	const struct progress *p = m->ctx;
+
+	return (double)p->n;
+}
+
+/*
+ * When the count last moved, to the resolution of the metrics' reads:
+ * a counter add stays an add, with no clock read per event.
+ */
+static double
+read_moved(struct metric *m)
+{
+	struct progress *p = m->ctx;
+
+	if (p->n != p->moved_n) {
+		p->moved_n = p->n;
+		metric_set_now(m);
+	}
+	return m->value;
+}
+
 void
 progress_start(struct progress *p, const char *what)
 {
@@ -27,6 +52,21 @@ progress_start(struct progress *p, const char *what)
 	loop_timer_init(&p->timer, tick, p);
 	if (logging(LOG_INFO))
 		loop_timer_in(&p->timer, PROGRESS_EVERY_MS);
+	snprintf(p->labels, sizeof(p->labels), "what=\"%s\"", what);
+	p->m_count = (struct metric){ .name = "progress_total",
+		.help = "What the tool has done: its main count.",
+		.type = METRIC_COUNTER,
+		.labels = p->labels,
+		.read = read_count,
+		.ctx = p };
+	p->m_moved = (struct metric){ .name = "last_progress_timestamp_seconds",
+		.help = "When the main count last moved (0: never).",
+		.type = METRIC_GAUGE,
+		.labels = p->labels,
+		.read = read_moved,
+		.ctx = p };
+	metric_register(&p->m_count);
+	metric_register(&p->m_moved);
 }
 
 void
@@ -51,6 +91,7 @@ progress_end(struct progress *p)
 	loop_timer_stop(&p->timer);
 	if (p->what == NULL)
 		return;
+	read_moved(&p->m_moved);
 	if (dt > 0)
 		linfo("%llu %s in %.1fs (%.0f/s)", (unsigned long long)p->n,
 		    p->what, (double)dt / 1000,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "metrics.h"
 
 #define PROGRESS_EVERY_MS 2000
 
@@ -17,6 +18,10 @@ struct progress {
 	uint64_t n, shown; /* counted; at the last line */
 	int64_t start, shown_at; /* loop_now() times */
 	struct loop_timer timer;
+	/* evpipe_progress_total{what=...} and the time it last moved */
+	struct metric m_count, m_moved;
+	uint64_t moved_n;
+	char labels[80];
 };
 
 void progress_start(struct progress *, const char *);

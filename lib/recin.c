@@ -93,6 +93,12 @@ kicked(struct loop_timer *t)
  * Read records from fd (not made non-blocking: poll(2) says when a
  * read will not block).  max: the largest record body accepted.
  */
+static double
+read_count(struct metric *m)
+{
+	return (double)recin_count(m->ctx);
+}
+
 void
 recin_open(struct recin *r, int fd, const char *name, size_t max,
     const struct recin_handlers *h, void *ctx)
@@ -108,6 +114,12 @@ recin_open(struct recin *r, int fd, const char *name, size_t max,
 		.fd = fd, .prepare = in_prepare, .ready = in_ready, .ctx = r
 	};
 	loop_io_add(&r->io);
+	r->m_in = (struct metric){ .name = "records_in_total",
+		.help = "Records read from the input.",
+		.type = METRIC_COUNTER,
+		.read = read_count,
+		.ctx = r };
+	metric_register(&r->m_in);
 }
 
 void
@@ -139,6 +151,7 @@ recin_stop(struct recin *r)
 void
 recin_close(struct recin *r)
 {
+	metric_unregister(&r->m_in);
 	loop_io_del(&r->io);
 	loop_timer_stop(&r->kick);
 	frame_reader_free(&r->fr);

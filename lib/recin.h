@@ -21,6 +21,7 @@
 #include "cloudevent.h"
 #include "frame.h"
 #include "loop.h"
+#include "metrics.h"
 
 #define RECIN_PAUSE 1
 
@@ -47,6 +48,7 @@ struct recin {
 	const struct recin_handlers *h;
 	void *ctx;
 	bool paused, ended, stopped;
+	struct metric m_in; /* evpipe_records_in_total */
 };
 
 void recin_open(struct recin *, int, const char *, size_t,

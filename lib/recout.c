@@ -69,6 +69,14 @@ out_ready(struct loop_io *io, short revents)
 }
 
 /* Write records to fd, which is never made non-blocking (outbuf.h). */
+static double
+read_count(struct metric *m)
+{
+	const struct recout *o = m->ctx;
+
+	return (double)o->records;
+}
+
 void
 recout_open(struct recout *o, int fd, const char *name,
     const struct recout_handlers *h, void *ctx)
@@ -82,6 +90,12 @@ recout_open(struct recout *o, int fd, const char *name,
 		.fd = fd, .prepare = out_prepare, .ready = out_ready, .ctx = o
 	};
 	loop_io_add(&o->io);
+	o->m_out = (struct metric){ .name = "records_out_total",
+		.help = "Records written to the output.",
+		.type = METRIC_COUNTER,
+		.read = read_count,
+		.ctx = o };
+	metric_register(&o->m_out);
 }
 
 static void
@@ -164,6 +178,7 @@ recout_idle(const struct recout *o)
 void
 recout_close(struct recout *o)
 {
+	metric_unregister(&o->m_out);
 	loop_io_del(&o->io);
 	outbuf_free(&o->out);
 	free(o->marks);

@@ -22,6 +22,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "loop.h"
+#include "metrics.h"
 #include "outbuf.h"
 
 #define RECOUT_HIGH (256 * 1024) /* full above this many pending bytes */
@@ -53,6 +54,7 @@ struct recout {
 	const struct recout_handlers *h;
 	void *ctx;
 	bool full, failed;
+	struct metric m_out; /* evpipe_records_out_total */
 };
 
 void recout_open(

@@ -10,6 +10,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "sig.h"
 
 static int selfpipe[2] = { -1, -1 };
@@ -47,12 +48,21 @@ on_selfpipe(struct loop_io *io, short revents)
 	unsigned char buf[64];
 	ssize_t n, i;
 
-	while ((n = read(selfpipe[0], buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; i++)
-			handler(buf[i], handler_ctx);
+	while ((n = read(selfpipe[0], buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == SIGUSR1)
+				metrics_log();
+			else
+				handler(buf[i], handler_ctx);
+		}
+	}
 }
 
-/* Route caught signals to fn(signo, ctx) from the loop. */
+/*
+ * Route caught signals to fn(signo, ctx) from the loop.  SIGUSR1 prints
+ * the tool's metrics on stderr (metrics.h), whose file, when one is
+ * asked for, is written from now on.
+ */
 void
 sig_init(void (*fn)(int, void *), void *ctx)
 {
@@ -74,6 +84,8 @@ sig_init(void (*fn)(int, void *), void *ctx)
 	sigaction(SIGPIPE, &sa, NULL);
 	sig_catch(SIGTERM);
 	sig_catch(SIGINT);
+	sig_catch(SIGUSR1);
+	metrics_start();
 }
 
 void
@@ -93,7 +105,7 @@ void
 sig_child_reset(void)
 {
 	struct sigaction sa;
-	int s[] = { SIGTERM, SIGINT, SIGPIPE, SIGCHLD, SIGHUP };
+	int s[] = { SIGTERM, SIGINT, SIGPIPE, SIGCHLD, SIGHUP, SIGUSR1 };
 	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
