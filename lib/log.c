@@ -15,10 +15,10 @@ const char *progname = "evpipe";
 int verbosity = LOG_WARN;
 static enum log_format format = LOG_PLAIN;
 
-static const char *const level_names[] = { "error", "warning", "info",
-	"debug" };
-/* sd-daemon(3): the syslog priorities err, warning, info, debug. */
-static const char journald_prio[] = { '3', '4', '6', '7' };
+static const char *const level_names[] = { "error", "warning", "info", "debug",
+	"notice" };
+/* sd-daemon(3): the syslog priorities err, warning, info, debug, notice. */
+static const char journald_prio[] = { '3', '4', '6', '7', '5' };
 
 /* 0, or -1 when name is not a format (log.h). */
 int
@@ -35,6 +35,30 @@ log_set_format(const char *name)
 		}
 	}
 	return -1;
+}
+
+/*
+ * How long a stage waits (on its reader, on acknowledgements) before it
+ * says so: EVPIPE_WAIT_WARN seconds (evpipe(7)), 60 by default.
+ */
+int64_t
+wait_warn_ms(void)
+{
+	static int64_t ms = -1;
+	const char *s;
+	char *end;
+	double v;
+
+	if (ms < 0) {
+		ms = 60000;
+		s = getenv("EVPIPE_WAIT_WARN");
+		if (s != NULL && *s != '\0') {
+			v = strtod(s, &end);
+			if (*end == '\0' && v > 0 && v < 1e6)
+				ms = (int64_t)(v * 1000);
+		}
+	}
+	return ms;
 }
 
 /* The tool's name from argv[0], and the format from EVPIPE_LOG_FORMAT. */

@@ -33,6 +33,7 @@ fail(struct recout *o, int err)
 	if (o->failed)
 		return;
 	o->failed = true;
+	loop_timer_stop(&o->stall);
 	outbuf_discard(&o->out);
 	o->nmarks = 0;
 	o->io.events = 0;
@@ -63,12 +64,18 @@ out_ready(struct loop_io *io, short revents)
 	if (o->full && !o->failed &&
 	    outbuf_pending(&o->out) < RECOUT_HIGH / 2) {
 		o->full = false;
+		loop_timer_stop(&o->stall);
+		if (o->stall_told)
+			lnotice("%s: the reader takes records again, after "
+				"%.0fs",
+			    o->name,
+			    (double)(loop_now() - o->full_since) / 1000);
+		o->stall_told = false;
 		if (o->h->on_drain != NULL)
 			o->h->on_drain(o, o->ctx);
 	}
 }
 
-/* Write records to fd, which is never made non-blocking (outbuf.h). */
 static double
 read_count(struct metric *m)
 {
@@ -77,6 +84,24 @@ read_count(struct metric *m)
 	return (double)o->records;
 }
 
+/*
+ * The reader has taken too little for wait_warn_ms: say so (once, and
+ * again every ten times as long), for an operator looking at a stalled
+ * pipeline.  Upstream is held back meanwhile; nothing is lost.
+ */
+static void
+stalled(struct loop_timer *t)
+{
+	struct recout *o = t->ctx;
+
+	o->stall_told = true;
+	lwarn("%s: the reader has taken nothing for %.0fs; holding the "
+	      "input back",
+	    o->name, (double)(loop_now() - o->full_since) / 1000);
+	loop_timer_in(t, 10 * wait_warn_ms());
+}
+
+/* Write records to fd, which is never made non-blocking (outbuf.h). */
 void
 recout_open(struct recout *o, int fd, const char *name,
     const struct recout_handlers *h, void *ctx)
@@ -90,6 +115,7 @@ recout_open(struct recout *o, int fd, const char *name,
 		.fd = fd, .prepare = out_prepare, .ready = out_ready, .ctx = o
 	};
 	loop_io_add(&o->io);
+	loop_timer_init(&o->stall, stalled, o);
 	o->m_out = (struct metric){ .name = "records_out_total",
 		.help = "Records written to the output.",
 		.type = METRIC_COUNTER,
@@ -102,8 +128,11 @@ static void
 queued(struct recout *o)
 {
 	o->queued = o->out.written + outbuf_pending(&o->out);
-	if (outbuf_pending(&o->out) >= RECOUT_HIGH)
+	if (!o->full && outbuf_pending(&o->out) >= RECOUT_HIGH) {
 		o->full = true;
+		o->full_since = loop_now();
+		loop_timer_in(&o->stall, wait_warn_ms());
+	}
 }
 
 /* Queue msg as one record; returns its body size.  Dropped after an error. */
@@ -179,6 +208,7 @@ void
 recout_close(struct recout *o)
 {
 	metric_unregister(&o->m_out);
+	loop_timer_stop(&o->stall);
 	loop_io_del(&o->io);
 	outbuf_free(&o->out);
 	free(o->marks);

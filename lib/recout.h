@@ -8,6 +8,9 @@
  * everything queued so far has really been written: subscribe acks a
  * notification only then.
  *
+ * Full for longer than wait_warn_ms() (log.h) is told on stderr, and
+ * the end of it too.
+ *
  * Errors end the output once through on_error: EPIPE (the reader went
  * away: a quiet stop) or another errno (EXIT_IO).  Pending bytes are
  * discarded then.
@@ -54,6 +57,9 @@ struct recout {
 	const struct recout_handlers *h;
 	void *ctx;
 	bool full, failed;
+	int64_t full_since; /* loop_now() when it last became full */
+	struct loop_timer stall; /* wait_warn_ms() after that */
+	bool stall_told;
 	struct metric m_out; /* evpipe_records_out_total */
 };
 

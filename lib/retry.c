@@ -6,7 +6,20 @@
 
 #include "grpcwire.h"
 #include "log.h"
+#include "metrics.h"
 #include "retry.h"
+
+static struct metric retries = {
+	.name = "retries_total",
+	.help = "Failed attempts at a call or connection that were retried.",
+	.type = METRIC_COUNTER,
+};
+static struct metric reconnects = {
+	.name = "reconnects_total",
+	.help = "Times a peer answered again after failed attempts.",
+	.type = METRIC_COUNTER,
+};
+static int64_t told_at = -1; /* the last "still failing" line */
 
 static void
 fire(struct loop_timer *t)
@@ -37,6 +50,8 @@ retry_init(struct retry *r, void (*open)(struct retry *, void *), void *ctx)
 	    ms < BACKOFF_INITIAL_MS)
 		r->bo.next_ms = r->initial_ms = (double)ms;
 	loop_timer_init(&r->timer, fire, r);
+	metric_register(&retries);
+	metric_register(&reconnects);
 }
 
 /* Open from the loop, as soon as it runs. */
@@ -46,6 +61,14 @@ retry_now(struct retry *r)
 	loop_timer_in(&r->timer, 0);
 }
 
+/* EVPIPE_RETRY_INITIAL_MS shortens this too: 30 first delays, not 30 s. */
+static int64_t
+tell_every(const struct retry *r)
+{
+	return r->initial_ms > 0 ? (int64_t)(30 * r->initial_ms) :
+				   RETRY_TELL_EVERY_MS;
+}
+
 /*
  * The call failed (why: for the log).  Schedule the next open after the
  * backoff delay, unless max failures in a row were reached.
@@ -53,16 +76,29 @@ retry_now(struct retry *r)
 bool
 retry_later(struct retry *r, const char *why)
 {
-	int64_t ms;
+	int64_t ms, now = loop_now();
 
-	r->failures++;
+	if (r->failures++ == 0)
+		r->failing_since = now;
 	if (r->max > 0 && r->failures >= r->max) {
 		linfo("%s; giving up after %llu attempts", why,
 		    (unsigned long long)r->failures);
 		return false;
 	}
+	metric_add(&retries, 1);
 	ms = backoff_next(&r->bo);
-	linfo("%s; retrying in %.1fs", why, (double)ms / 1000);
+	if (logging(LOG_INFO)) {
+		linfo("%s; retrying in %.1fs", why, (double)ms / 1000);
+	} else if (r->failures > 1 &&
+	    (told_at < 0 || now - told_at >= tell_every(r))) {
+		lwarn("%s; still failing after %llu attempts in %.0fs; "
+		      "retrying in %.1fs",
+		    why, (unsigned long long)r->failures,
+		    (double)(now - r->failing_since) / 1000, (double)ms / 1000);
+		told_at = now;
+	}
+	if (r->failures == 1 && told_at < 0)
+		told_at = now; /* the tool tells the first one itself */
 	loop_timer_in(&r->timer, ms);
 	return true;
 }
@@ -71,6 +107,13 @@ retry_later(struct retry *r, const char *why)
 void
 retry_progress(struct retry *r)
 {
+	if (r->failures > 0) {
+		lnotice("reconnected after %llu failed attempt%s in %.1fs",
+		    (unsigned long long)r->failures,
+		    r->failures == 1 ? "" : "s",
+		    (double)(loop_now() - r->failing_since) / 1000);
+		metric_add(&reconnects, 1);
+	}
 	r->failures = 0;
 	backoff_reset(&r->bo);
 	if (r->initial_ms > 0)

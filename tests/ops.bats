@@ -151,3 +151,42 @@ PY
 	grep -q '^PATH=' crontab
 	grep -q 'flock -n .* timeout ' crontab
 }
+
+@test "retries: reconnected after N failed attempts, told at the default level" {
+	export FWD_PYOUT=$BATS_TEST_TMPDIR/py
+	"$PEERS/gen-forward" "$FWD_PYOUT"
+	evcat -e < "$DATA/events.jsonl" > ev.pb
+	port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	# The sink comes up a second after forward starts failing.
+	(sleep 1.5; PYTHONPATH=$FWD_PYOUT exec "$PYTHON3" \
+	    "$PEERS/demo_sink.py" --port "$port" --log sink.log \
+	    > sink.out 2> sink.err) &
+	bg=$!
+	EVPIPE_RETRY_INITIAL_MS=20 EVPIPE_LOG_FORMAT=level run -0 \
+	    --separate-stderr timeout 60 forward --protocol demo \
+	    --to "grpc://127.0.0.1:$port" < ev.pb
+	echo "$stderr"
+	[[ "$stderr" =~ forward:\ notice:\ reconnected\ after\ [0-9]+\ failed\ attempts\ in\ [0-9.]+s ]]
+	# Rate-limited (20 ms first delay: at most every 600 ms), not a
+	# line per attempt.
+	n=$(grep -c 'still failing after [0-9]* attempts in' <<< "$stderr" || true)
+	attempts=$(sed -n 's/.*reconnected after \([0-9]*\) failed.*/\1/p' <<< "$stderr")
+	[ "$n" -ge 1 ] && [ "$n" -lt $((attempts / 2)) ]
+	[ "$(grep -c "\"payload\"" sink.log)" -eq "$(wc -l < "$DATA/events.jsonl")" ]
+}
+
+@test "a stage says when its reader has taken nothing for EVPIPE_WAIT_WARN s, and when it takes again" {
+	"$PYTHON3" -c '
+import json
+for i in range(4000):
+    print(json.dumps({"specversion": "1.0", "id": "e%d" % i, "source": "/t",
+                      "type": "t", "data": {"pad": "x" * 400}}))' |
+	    evcat -e > many.pb
+	EVPIPE_WAIT_WARN=1 EVPIPE_LOG_FORMAT=level \
+	    store put --tee -d db.sqlite < many.pb 2> err |
+	    { sleep 3; cat > out.pb; }
+	cat err
+	grep -q '^store: warning: stdout: the reader has taken nothing for [0-9]s; holding the input back$' err
+	grep -q '^store: notice: stdout: the reader takes records again, after [0-9]s$' err
+	cmp many.pb out.pb
+}
