@@ -344,7 +344,6 @@ class Queue:
             yield r
 
 
-
 class StrictQueue:
     """The queue of --queue-state: stream-bound tokens, an optional
     window per stream and pacing, acks that survive a SIGKILL."""
