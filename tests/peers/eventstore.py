@@ -46,6 +46,23 @@ serve: engflow.eventstore.v1.EventStore GetInvocation and GetBuild.
   InvocationFinished notification for each ID (ID:NID as for notify;
   ack token "t-" + ID) until it is acknowledged; acks are logged as
   {"phase": "ack", "token"}.
+  --queue-state DIR makes that queue as strict and as durable as a
+  cluster's (the chaos test kills it with SIGKILL): ack tokens are
+  "<stream>:<ID>", good on the stream that delivered them only (an ack
+  on another stream, or of a token never delivered, gets an
+  INVALID_ARGUMENT receipt and a {"violation"} line in --log and in
+  DIR/violations.jsonl); the acknowledged ids persist in DIR/acked and
+  are never delivered again after a restart; DIR/acks.jsonl gets
+  {"t", "id", "nid", "stream", "token"} for each first ack, and
+  DIR/deliveries.jsonl {"t", "id", "nid", "stream"} for each delivery,
+  each line flushed before the receipt or the notification goes out.
+  With it: --queue-kind ID=KIND (invocation-finished, the default,
+  invocation-started, build-started, build-finished; a build kind's ID
+  is the build id), --queue-window N (at most N unacknowledged on a
+  stream), --queue-pace MS (the k-th --queue id, from 0, is queued k*MS
+  ms after the queue first started, that time kept in DIR/t0).
+  An argument @FILE stands for the lines of FILE, one argument each
+  (for many --queue ids).
   Continuation tokens are opaque: base64 of a server salt (random, or
   --salt HEX12 so that tokens outlive a restart), the id and the index;
   a token with another salt is INVALID_ARGUMENT.
@@ -84,6 +101,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from concurrent import futures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -345,6 +363,146 @@ class Queue:
             yield r
 
 
+class StrictQueue:
+    """The queue of --queue-state: stream-bound tokens, an optional
+    window per stream and pacing, acks that survive a SIGKILL."""
+
+    def __init__(self, args, log):
+        self.args = args
+        self.log = log
+        self.items = [split_id(spec) for spec in args.queue]
+        self.kind = {}
+        for spec in args.queue_kind:
+            ident, _, kind = spec.rpartition("=")
+            self.kind[ident] = kind
+        d = args.queue_state
+        os.makedirs(d, exist_ok=True)
+        self.acked = set()
+        path = os.path.join(d, "acked")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                self.acked = set(f.read().split())
+        self.acked_f = open(path, "a", encoding="utf-8")
+        self.acks_f = open(os.path.join(d, "acks.jsonl"), "a", encoding="utf-8")
+        self.deliv_f = open(os.path.join(d, "deliveries.jsonl"), "a",
+                            encoding="utf-8")
+        self.viol_f = open(os.path.join(d, "violations.jsonl"), "a",
+                           encoding="utf-8")
+        t0 = os.path.join(d, "t0")
+        if os.path.exists(t0):
+            with open(t0, encoding="utf-8") as f:
+                self.t0 = float(f.read())
+        else:
+            self.t0 = time.time()
+            with open(t0 + ".tmp", "w", encoding="utf-8") as f:
+                f.write(repr(self.t0))
+            os.replace(t0 + ".tmp", t0)
+        self.lock = threading.Condition()
+
+    def append(self, f, rec):
+        f.write(json.dumps(rec, sort_keys=True) + "\n")
+        f.flush()
+
+    def violation(self, text, **kw):
+        rec = dict(kw, violation=text)
+        self.log(rec)
+        with self.lock:
+            self.append(self.viol_f, rec)
+
+    def pull(self, reqs, ctx):
+        import queue as q
+        first = next(reqs, None)
+        if first is None or first.queue.name != self.args.queue_name:
+            ctx.abort(grpc.StatusCode.INVALID_ARGUMENT if first is not None
+                      else grpc.StatusCode.CANCELLED, "no such queue")
+        stream = uuid.uuid4().hex[:8]
+        self.log({"phase": "pull", "queue": first.queue.name,
+                  "stream": stream})
+        if first.acknowledgement_tokens:
+            self.violation("acknowledgement tokens on the first request",
+                           stream=stream)
+        receipts = q.Queue()
+        delivered = {}  # ident -> nid, on this stream
+        inflight = set()
+        nids = dict(self.items)
+
+        def ack(t):
+            """The receipt's status code for token t."""
+            s, _, ident = t.partition(":")
+            if s != stream:
+                self.violation("ack on the wrong stream", token=t,
+                               stream=stream)
+                return 3
+            if ident not in delivered:
+                self.violation("ack of a token never delivered", token=t,
+                               stream=stream)
+                return 3
+            with self.lock:
+                if ident not in self.acked:
+                    self.acked.add(ident)
+                    self.append(self.acked_f, ident)
+                    self.append(self.acks_f, {
+                        "t": time.time(), "id": ident, "nid": nids[ident],
+                        "stream": stream, "token": t})
+                inflight.discard(ident)
+                self.lock.notify_all()
+            self.log({"phase": "ack", "token": t})
+            return 0
+
+        def read():
+            try:
+                for r in reqs:
+                    if r.HasField("queue") and r.queue != first.queue:
+                        self.violation("queue changed", stream=stream)
+                    for t in r.acknowledgement_tokens:
+                        receipts.put((t, ack(t)))
+            except grpc.RpcError:
+                pass
+            receipts.put(None)
+            with self.lock:
+                self.lock.notify_all()
+
+        threading.Thread(target=read, daemon=True).start()
+        window = self.args.queue_window
+        pace = self.args.queue_pace / 1000
+        while ctx.is_active():
+            while True:
+                try:
+                    item = receipts.get_nowait()
+                except q.Empty:
+                    break
+                if item is None:
+                    return
+                r = nq.PullNotificationResponse()
+                rc = r.acknowledgement_receipt.add(token=item[0])
+                rc.status.code = item[1]
+                if item[1]:
+                    rc.status.message = "not a token of this stream"
+                yield r
+            nxt = None
+            with self.lock:
+                due = time.time() - self.t0
+                if not window or len(inflight) < window:
+                    for k, (ident, nid) in enumerate(self.items):
+                        if k * pace > due:
+                            break
+                        if ident not in self.acked and ident not in delivered:
+                            nxt = ident, nid
+                            break
+                if nxt is None:
+                    self.lock.wait(0.05)
+                    continue
+                delivered[nxt[0]] = nxt[1]
+                inflight.add(nxt[0])
+                self.append(self.deliv_f, {"t": time.time(), "id": nxt[0],
+                                           "nid": nxt[1], "stream": stream})
+            n, _ = notification(self.kind.get(nxt[0], "invocation-finished"),
+                                nxt[0], nxt[1])
+            yield nq.PullNotificationResponse(
+                notification=nq.PullNotificationResponse.AcknowledgeableNotification(
+                    token="%s:%s" % (stream, nxt[0]), notification=n))
+
+
 def serve(args):
     global grpc
     import grpc
@@ -365,7 +523,7 @@ def serve(args):
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, handlers),))
     if args.queue:
-        queue = Queue(args, store.log)
+        queue = (StrictQueue if args.queue_state else Queue)(args, store.log)
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
             "engflow.notification.v1.NotificationQueue", {
                 "Pull": grpc.stream_stream_rpc_method_handler(
@@ -555,7 +713,8 @@ def check(args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="fake EngFlow event store")
+    ap = argparse.ArgumentParser(description="fake EngFlow event store",
+                                 fromfile_prefix_chars="@")
     sub = ap.add_subparsers(dest="cmd", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--pyout")
@@ -582,6 +741,10 @@ def main():
     s.add_argument("--workers", type=int, default=128)
     s.add_argument("--queue", action="append", default=[])
     s.add_argument("--queue-name", default="eventstore/lifecycle-events")
+    s.add_argument("--queue-state", metavar="DIR")
+    s.add_argument("--queue-kind", action="append", default=[])
+    s.add_argument("--queue-window", type=int, default=0)
+    s.add_argument("--queue-pace", type=float, default=0, metavar="MS")
     s.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     s.add_argument("--client-ca", metavar="CA")
     notes = argparse.ArgumentParser(add_help=False)
@@ -602,6 +765,9 @@ def main():
     args = ap.parse_args()
     if args.cmd == "serve" and args.client_ca and not args.tls:
         ap.error("--client-ca needs --tls")
+    if args.cmd == "serve" and not args.queue_state and (
+            args.queue_kind or args.queue_window or args.queue_pace):
+        ap.error("--queue-kind, --queue-window and --queue-pace need --queue-state")
     {"serve": serve, "notify": notify, "check": check}[args.cmd](args)
 
 

@@ -34,12 +34,18 @@ with X-Axway-Max-Sequence-Id when N is below --purged, --harvest-code
 (503 by default) for the first --harvest-fail requests, 401 for a token
 that has expired.  --harvest-delay-ms: each answer takes that long.
 
-Prints "port N" (gRPC) and "http M" once both listen.
+Prints "port N" (gRPC) and "http M" once both listen (--port and
+--http-port choose them; 0, the default, a free one).
+
+--state FILE keeps the highest committed sequence id in FILE (replaced
+atomically at each commit), so that a server killed and started again
+with the same FILE goes on with the same history, as Central does.
 """
 import argparse
 import base64
 import http.server
 import json
+import os
 import signal
 import sys
 import threading
@@ -71,6 +77,9 @@ ap.add_argument("--stall", type=float, default=0)
 ap.add_argument("--watch-fail", type=int, default=0)
 ap.add_argument("--end-after", type=int, default=0,
                 help="end each stream UNAVAILABLE after N live events")
+ap.add_argument("--port", type=int, default=0)
+ap.add_argument("--http-port", type=int, default=0)
+ap.add_argument("--state", metavar="FILE")
 args = ap.parse_args()
 
 sys.path.insert(0, args.pyout)
@@ -79,6 +88,21 @@ import watch_pb2 as w  # noqa
 lock = threading.Lock()
 produced = threading.Condition(lock)
 committed = args.history
+if args.state and os.path.exists(args.state):
+    with open(args.state) as f:
+        committed = max(committed, int(f.read()))
+saved = committed
+
+
+def save():
+    """Keep committed in --state (called with lock held)."""
+    global saved
+    if not args.state or committed == saved:
+        return
+    with open(args.state + ".tmp", "w") as f:
+        f.write("%d\n" % committed)
+    os.replace(args.state + ".tmp", args.state)
+    saved = committed
 harvest_requests = 0
 log_file = open(args.log, "a") if args.log else None
 TYPES = ["CREATED", "UPDATED", "DELETED", "SUBRESOURCEUPDATED"]
@@ -124,6 +148,7 @@ def producer():
             due = base + int((time.time() - start) * args.rate)
             if due > committed:
                 committed = min(args.events, due)
+                save()
                 produced.notify_all()
         time.sleep(0.005)
 
@@ -322,6 +347,7 @@ def subscribe(request_iterator, context):
         else:
             committed = min(args.events, committed + args.gap)
             nxt = max(1, committed + 1 - args.overlap)
+        save()
     log(live_from=nxt, gap_from=first, committed=committed)
     sent = 0
     next_ping = time.time() + args.ping_every if args.ping_every else None
@@ -370,6 +396,7 @@ def subscribe(request_iterator, context):
             e = event_pb(nxt)
             with lock:
                 committed = max(committed, nxt)
+                save()
             yield e
             nxt += 1
             sent += 1
@@ -446,11 +473,14 @@ def main():
         {"subscribe": grpc.stream_stream_rpc_method_handler(
             subscribe,
             response_serializer=w.Event.SerializeToString)}),))
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port("127.0.0.1:%d" % args.port)
+    if not port:
+        sys.exit("fake_watch.py: cannot bind port %d" % args.port)
     server.start()
     if args.rate:
         threading.Thread(target=producer, daemon=True).start()
-    hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Harvester)
+    hs = http.server.ThreadingHTTPServer(("127.0.0.1", args.http_port),
+                                         Harvester)
     threading.Thread(target=hs.serve_forever, daemon=True).start()
     print("port %d" % port, flush=True)
     print("http %d" % hs.server_address[1], flush=True)

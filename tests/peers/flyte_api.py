@@ -4,9 +4,16 @@ as shared/reference/flyte.md describes them), with hooks for tests.
 
   flyte_api.py [--port N] [--host 127.0.0.1] [--jwt TOKEN] [--location-only]
                [--no-health-link] [--tls CERT KEY] [--log FILE]
+               [--state FILE]
 
-With --tls, HTTPS with that certificate.  Prints "port N" once listening (port 0: a free one), then serves until
-SIGTERM or SIGINT.  Python's http.server, one thread per connection,
+With --tls, HTTPS with that certificate.  With --state FILE, the packs, the
+results and the events it accepted are kept in FILE (JSON lines: {"t",
+"pack": ID, "body"}, {"t", "delete": ID}, {"t", "result": {...}}, {"t",
+"event": {...}}, "t" being time.time(), each line flushed before the
+answer) and read back at start: a server killed and started again with
+the same FILE has them all, as Flyte's database does.  Prints "port N"
+once listening (port 0: a free one), then serves until SIGTERM or
+SIGINT.  Python's http.server, one thread per connection,
 HTTP/1.1 with keep-alive.
 
 Flyte routes (hrefs absolute, built from the Host header, as the real
@@ -71,6 +78,39 @@ def reset():
 
 
 reset()
+
+
+JOURNAL = None
+
+
+def journal(rec):
+    """Append rec to --state (called with LOCK held)."""
+    if JOURNAL is not None:
+        JOURNAL.write(json.dumps(dict(rec, t=time.time())) + "\n")
+        JOURNAL.flush()
+
+
+def replay(path):
+    """The state an earlier run kept in path."""
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # cut short by SIGKILL: never answered
+            if "pack" in rec:
+                STATE["packs"][rec["pack"]] = rec["body"]
+                STATE["registrations"] += 1
+            elif "delete" in rec:
+                STATE["packs"].pop(rec["delete"], None)
+            elif "result" in rec:
+                STATE["results"].append(rec["result"])
+            elif "event" in rec:
+                STATE["events"].append(rec["event"])
 
 
 def pack_id(body):
@@ -183,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "DELETE" and len(rest) == 1:
             with LOCK:
                 found = STATE["packs"].pop(pid, None) is not None
+            if found:
+                journal({"delete": pid})
             return self.reply(204 if found else 404)
         if method == "POST" and rest[1:] == ["actions", "take"]:
             self.body()
@@ -254,6 +296,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["packs"][pid] = body
             STATE["registrations"] += 1
+            journal({"pack": pid, "body": body})
             view = self.view(H, pid, body)
         loc = [("Location", "%s/v1/packs/%s" % (H, pid))]
         if self.server.location_only:
@@ -310,6 +353,7 @@ class Handler(BaseHTTPRequestHandler):
                 "event": body.get("event"), "payload": body.get("payload"),
                 "createdAt": body.get("createdAt"),
                 "latency_ms": (time.monotonic() - a["created"]) * 1000})
+            journal({"result": STATE["results"][-1]})
             STATE["last_result"] = time.monotonic()
         self.reply(202)
 
@@ -327,6 +371,7 @@ class Handler(BaseHTTPRequestHandler):
                 "pack": pid, "event": body.get("event"),
                 "payload": body.get("payload"),
                 "createdAt": body.get("createdAt")})
+            journal({"event": STATE["events"][-1]})
         self.reply(202)
 
     # --- hooks -----------------------------------------------------------
@@ -386,7 +431,12 @@ def main():
     ap.add_argument("--no-health-link", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--log")
+    ap.add_argument("--state", metavar="FILE")
     a = ap.parse_args()
+    global JOURNAL
+    if a.state:
+        replay(a.state)
+        JOURNAL = open(a.state, "a", encoding="utf-8")
     srv = ThreadingHTTPServer((a.host, a.port), Handler)
     srv.tls = a.tls is not None
     if a.tls:

@@ -30,6 +30,8 @@ def arguments(description):
     ap.add_argument("--pyout", default=os.environ.get("FWD_PYOUT"))
     ap.add_argument("--log", metavar="FILE",
                     help="append one JSON line per request")
+    ap.add_argument("--log-times", action="store_true",
+                    help='add "t" (time.time()) to every log line')
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
                     help="serve TLS with this certificate and key (PEM)")
@@ -79,7 +81,14 @@ class Holds:
         self.hold(key)
 
 
+LOG_TIMES = False
+
+
 def load_path(args):
+    """Find the modules; and take the common options that need nothing
+    of the sink (--log-times)."""
+    global LOG_TIMES
+    LOG_TIMES = args.log_times
     if not args.pyout:
         sys.exit("--pyout (or FWD_PYOUT) is needed")
     sys.path.insert(0, args.pyout)
@@ -94,7 +103,10 @@ def code(name):
 
 class Log:
     """JSON lines, appended and flushed one by one (the tests read them
-    while the sink runs, and after it was killed)."""
+    while the sink runs, and after it was killed), each with the time it
+    was written as "t" with --log-times.  A sink writes its line before
+    it answers, so that what it acknowledged is in the log even when it
+    is killed right after."""
 
     def __init__(self, path):
         self.path = path
@@ -104,6 +116,8 @@ class Log:
     def write(self, rec):
         if self.f is None:
             return
+        if LOG_TIMES:
+            rec = dict(rec, t=time.time())
         line = json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n"
         with self.lock:
             self.f.write(line)
