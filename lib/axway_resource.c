@@ -28,7 +28,8 @@ struct axjob {
 	size_t record_len;
 	struct http_req *req;
 	struct retry retry;
-	bool reauth; /* a 401 made us read the token again */
+	struct secret_wait tokwait; /* for a fresh token, then fetch again */
+	bool reauth; /* a 401 made us renew the token */
 };
 
 static char *
@@ -187,6 +188,8 @@ done(struct http_req *req, const struct http_resp *resp, void *ctx)
 	else
 		snprintf(
 		    why, sizeof(why), "GET %s: HTTP %ld", j->url, resp->status);
+	if (resp->curl_code == 0)
+		cfg->answered = true;
 	if (resp->curl_code == 0 && resp->status >= 200 && resp->status < 300) {
 		retry_progress(&j->retry);
 		write_resource(j, resp->body, resp->len);
@@ -194,14 +197,11 @@ done(struct http_req *req, const struct http_resp *resp, void *ctx)
 		return;
 	}
 	if (resp->curl_code == 0 && resp->status == 401 && !j->reauth) {
-		/* The token may have expired: read it again, once. */
-		char err[300];
-
+		/* The token may have expired: a new one, then once more. */
 		j->reauth = true;
-		if (secret_refresh(cfg->token, err, sizeof(err)) < 0)
-			lwarn("%s", err);
-		linfo("%s (token read again)", why);
-		retry_now(&j->retry);
+		linfo("%s (renewing the token)", why);
+		if (secret_renew(cfg->token, &j->tokwait))
+			retry_now(&j->retry);
 		return;
 	}
 	if (resp->curl_code == 0 &&
@@ -238,17 +238,11 @@ fetch(struct retry *r, void *ctx)
 	struct axjob_cfg *cfg = j->cfg;
 	const char *hdrs[4], *tok;
 	char err[300], *auth;
-	int64_t exp;
 
-	if ((tok = secret_get(cfg->token, err, sizeof(err))) != NULL &&
-	    cfg->token->kind == SECRET_COMMAND && (exp = jwt_exp(tok)) > 0 &&
-	    exp - (int64_t)time(NULL) < 60) {
-		/* About to expire: a new one before it is refused. */
-		if (secret_refresh(cfg->token, err, sizeof(err)) < 0)
-			lwarn("%s", err);
-		tok = secret_get(cfg->token, err, sizeof(err));
-	}
-	if (tok == NULL) {
+	/* issue 15: never a token with under 1/5 of its life left */
+	if (!secret_ready(cfg->token, &j->tokwait))
+		return; /* fetch_again() once it is renewed */
+	if ((tok = secret_get(cfg->token, err, sizeof(err))) == NULL) {
 		cfg->on_fatal(GRPC_UNAUTHENTICATED, err, cfg->ctx);
 		return;
 	}
@@ -265,6 +259,14 @@ fetch(struct retry *r, void *ctx)
 	free(auth);
 	if (j->req == NULL)
 		cfg->on_fatal(EXIT_USAGE, err, cfg->ctx);
+}
+
+static void
+fetch_again(void *ctx)
+{
+	struct axjob *j = ctx;
+
+	fetch(&j->retry, j);
 }
 
 static void
@@ -287,6 +289,7 @@ job_release(struct invq_job *qj)
 	struct axjob *j = (struct axjob *)qj;
 
 	retry_cancel(&j->retry);
+	secret_wait_cancel(j->cfg->token, &j->tokwait);
 	if (j->req != NULL)
 		http_cancel(j->req);
 	free(j->url);
@@ -321,6 +324,7 @@ axjob_add(struct axjob_cfg *cfg, const struct ax_notice *n, const uint8_t *rec,
 	memcpy(j->record, rec, len);
 	j->record_len = len;
 	retry_init(&j->retry, fetch, j);
+	j->tokwait = (struct secret_wait){ .fn = fetch_again, .ctx = j };
 	j->retry.max = cfg->retries;
 	j->retry.log = cfg->log;
 	invq_add(cfg->q, &j->qj);

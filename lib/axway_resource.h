@@ -50,6 +50,7 @@ struct axjob_cfg {
 	void *ctx;
 	struct arena arena;
 	uint64_t resolved, unresolved;
+	bool answered; /* Central ever sent an HTTP reply */
 };
 
 /*

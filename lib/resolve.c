@@ -41,6 +41,7 @@ struct resolve {
 	struct esjob_cfg es;
 	struct axjob_cfg ax;
 	struct retry_log outage; /* of the event store or Central */
+	bool answered; /* the event store ever answered */
 	struct arena arena; /* for the record being read */
 	struct loop_io watch; /* checks, before each poll, whether done */
 	struct loop_timer drain; /* --drain-timeout after a signal */
@@ -178,8 +179,13 @@ on_signal(int signo, void *ctx)
 static void
 on_fatal(int code, const char *why, void *ctx)
 {
+	struct resolve *r = ctx;
+
 	lerr("%s", why);
-	stop(ctx, code);
+	/* evpipe(7): a server never reached is 69, in every tool */
+	if (code == GRPC_UNAVAILABLE && !r->answered && !r->ax.answered)
+		code = EXIT_CONNECT;
+	stop(r, code);
 }
 
 static void
@@ -359,21 +365,13 @@ engflow_metadata(struct gmd *md, size_t max, void *ctx)
 	struct resolve *r = ctx;
 	char err[300];
 	const char *tok;
-	int64_t exp;
 
 	if (!secret_isset(&r->o.token) || max < 2)
 		return 0;
+	/* Renewed in the background before 4/5 of its life (secret.h). */
 	if ((tok = secret_get(&r->o.token, err, sizeof(err))) == NULL) {
 		lwarn("%s", err);
 		return 0;
-	}
-	if (r->o.token.kind == SECRET_COMMAND && (exp = jwt_exp(tok)) > 0 &&
-	    exp - (int64_t)time(NULL) < 60) {
-		/* About to expire: a new one before the server refuses it. */
-		if (secret_refresh(&r->o.token, err, sizeof(err)) < 0)
-			lwarn("%s", err);
-		else
-			tok = r->o.token.value;
 	}
 	if (r->o.bearer) {
 		snprintf(
@@ -393,6 +391,7 @@ on_connect(void *ctx)
 {
 	struct resolve *r = ctx;
 
+	r->answered = true;
 	retry_log_ok(&r->outage);
 }
 

@@ -515,10 +515,10 @@ for l in sys.stdin:
 	[ "$output" = "ok 3 events" ]
 }
 
-@test "an event store that cannot be reached: exit 14 once --retries are used up" {
+@test "an event store that cannot be reached: exit 69 once --retries are used up" {
 	es notify inv1 > in.bin
 	run --separate-stderr resolve --endpoint grpc://127.0.0.1:1 --retries 3 < in.bin
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "${#stderr_lines[@]}" -eq 2 ]
 	[[ "${stderr_lines[0]}" == "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused; retrying in "*ms ]]
 	[ "${stderr_lines[1]}" = "resolve: invocation inv1: UNAVAILABLE: connection lost: connect: Connection refused" ]
@@ -634,36 +634,36 @@ for l in sys.stdin:
 	[ "$(grep -c '"phase": "start"' es.log)" -eq 2 ]
 }
 
-@test "grpcs: a certificate no trusted CA signed: one line saying so, exit 14 after --retries, no call" {
+@test "grpcs: a certificate no trusted CA signed: one line saying so, exit 69 after --retries, no call" {
 	start_tls_es server --events 3
 	es notify inv1 > in.bin
 	want="resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: unable to get local issuer certificate"
 	# the system's CAs (no --cacert)
 	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 2
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[[ "$(head -1 <<< "$stderr")" == "$want; retrying in "*ms ]]
 	[ "$(tail -n +2 <<< "$stderr")" = "$want" ]
 	[ ! -s out.bin ]
 	# another CA
 	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --retries 1 \
 	    --cacert "$(PKI otherca.pem)"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "$want" ]
 	[ ! -s out.bin ]
 	[ ! -s es.log ]
 }
 
-@test "grpcs: a certificate for another host: hostname or IP address mismatch, exit 14" {
+@test "grpcs: a certificate for another host: hostname or IP address mismatch, exit 69" {
 	# signed by the CA, for elsewhere.example only
 	start_tls_es elsewhere --events 3
 	es notify inv1 > in.bin
 	rr in.bin out.bin --endpoint "grpcs://localhost:$PORT" --retries 1 \
 	    --cacert "$(PKI ca.pem)"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: hostname mismatch" ]
 	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 1 \
 	    --cacert "$(PKI ca.pem)"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake: IP address mismatch" ]
 	[ ! -s out.bin ]
 	[ ! -s es.log ]
@@ -683,12 +683,12 @@ for l in sys.stdin:
 	[ "${stderr_lines[0]}" = "resolve: grpc://127.0.0.1:$PORT: TLS options need grpcs://" ]
 }
 
-@test "grpcs to a cleartext event store: exit 14, saying so" {
+@test "grpcs to a cleartext event store: exit 69, saying so" {
 	start_es --events 3
 	es notify inv1 > in.bin
 	rr in.bin out.bin --endpoint "grpcs://127.0.0.1:$PORT" --retries 1 \
 	    --cacert "$(PKI ca.pem)"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS handshake failed: wrong version number" ]
 	[ ! -s es.log ]
 }
@@ -714,12 +714,12 @@ for l in sys.stdin:
 	[ "$output" = "ok 3 events" ]
 	# none: grpcio closes the connection after the TLS 1.3 handshake
 	tls
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS read failed: unexpected eof while reading (the server asked for a client certificate)" ]
 	[ ! -s out.bin ]
 	# one that another CA signed
 	tls --cert "$(PKI intruder.pem)" --key "$(PKI intruder.key)"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ "$stderr" = "resolve: invocation inv1: UNAVAILABLE: connection lost: TLS read failed: unexpected eof while reading" ]
 	[ ! -s out.bin ]
 	# only the two good ones were calls
@@ -1022,7 +1022,7 @@ while True:
 	[ "${stderr_lines[1]}" = "resolve: GET $CENTRAL/apis/a/b/c: HTTP 503" ]
 }
 
-@test "Axway: 403 stops with 7, 410 passes marked HTTP_410, an unreachable Central exits 14 after --retries" {
+@test "Axway: 403 stops with 7, 410 passes marked HTTP_410, an unreachable Central exits 69 after --retries" {
 	start_central --tenant org1 --fail /a/b/gone=1:410
 	echo tok > tok
 	central_notify --ack CREATED:/a/b/c > in.bin
@@ -1043,7 +1043,7 @@ while True:
 	rr in.bin out.bin --api axway --central http://127.0.0.1:1 --tenant org1 \
 	    --token-file tok --retries 2 --parallel 1
 	echo "$stderr"
-	[ "$status" -eq 14 ]
+	[ "$status" -eq 69 ]
 	[ ! -s out.bin ]
 	[[ "$(tail -1 stderr.txt)" == "resolve: GET http://127.0.0.1:1/apis/a/b/gone: Failed to connect to 127.0.0.1 port 1 after "*" ms: Couldn't connect to server" ]]
 	no_crash stderr.txt
@@ -1069,4 +1069,36 @@ while True:
 	# both notifications were acknowledged on the queue
 	grep -q '"token": "t-inv1"' es.log
 	grep -q '"token": "t-inv2"' es.log
+}
+
+@test "Axway: 3-second tokens from a command that takes 0.3 s: renewed in time, never refused" {
+	start_central --jwt --tenant org1
+	for i in $(seq 40); do
+		central_notify "CREATED:/management/v1alpha1/apis/a$i:e$i"
+	done > all.bin
+	# one event every 0.15 s: the run outlives two tokens
+	"$PYTHON3" -c '
+import sys, time
+data = open(sys.argv[1], "rb").read()
+i = 0
+while i < len(data):
+    n, shift, j = 0, 0, i
+    while True:
+        b = data[j]; j += 1
+        n |= (b & 0x7f) << shift; shift += 7
+        if b < 0x80: break
+    sys.stdout.buffer.write(data[i:j + n]); sys.stdout.flush()
+    i = j + n
+    time.sleep(0.15)' all.bin |
+	    resolve --api axway --central "$CENTRAL" --tenant org1 \
+		--token-command "echo >> runs; sleep 0.3; $PYTHON3 $PEERS/mkjwt.py 3" \
+		> out.bin 2> err
+	cat err
+	# renewed in the background, not once per GET (40)
+	echo "token command ran $(wc -l < runs) times"
+	[ "$(wc -l < runs)" -le 10 ]
+	[ "$(evcat out.bin | grep -c '"type":"com.axway.central.resource"')" -eq 40 ]
+	! grep -q '"status": 401' central.log
+	! grep -q '"expired": true' central.log
+	[ ! -s err ]
 }
