@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "exitcode.h"
 #include "log.h"
 #include "retry.h"
@@ -44,6 +45,42 @@ save_fired(struct loop_timer *t)
 	save_state(t->ctx);
 }
 
+/*
+ * --max-pending events wait for their acknowledgements and reading is
+ * held back: after EVPIPE_WAIT_WARN, say so (and again every ten times
+ * as long), for the operator of a pipeline whose last stage does not
+ * acknowledge.
+ */
+static void
+held_fired(struct loop_timer *t)
+{
+	struct sub *s = t->ctx;
+	char d[DURATION_MAX];
+
+	duration_format(d, sizeof(d), loop_now() - s->held_since);
+	s->held_told = true;
+	lwarn("%zu events have waited %s for acknowledgements on %s "
+	      "(--max-pending): reading is held back",
+	    s->n, d, s->o->ack_from != NULL ? s->o->ack_from : "stdout");
+	loop_timer_in(t, 10 * wait_warn_ms());
+}
+
+/* Acknowledgements made room: no longer held. */
+static void
+unheld(struct sub *s)
+{
+	char d[DURATION_MAX];
+
+	if (!loop_timer_armed(&s->held) && !s->held_told)
+		return;
+	loop_timer_stop(&s->held);
+	if (s->held_told) {
+		duration_format(d, sizeof(d), loop_now() - s->held_since);
+		lnotice("acknowledgements came: reading again after %s", d);
+	}
+	s->held_told = false;
+}
+
 /* Free the acknowledged items at the head; the watermark follows. */
 static void
 pop_acked(struct sub *s)
@@ -68,6 +105,8 @@ pop_acked(struct sub *s)
 	}
 	if (moved && s->o->state != NULL && !loop_timer_armed(&s->save))
 		loop_timer_in(&s->save, 0);
+	if (s->n < s->cap)
+		unheld(s);
 	if (s->paused && sub_room(s) && !s->stopping) {
 		s->paused = false;
 		if (s->src.resume != NULL)
@@ -212,7 +251,7 @@ grace_fired(struct loop_timer *t)
 
 	s->grace_over = true;
 	if (s->n > 0)
-		linfo("stopping with %zu events not acknowledged; the "
+		lwarn("stopping with %zu events not acknowledged; the "
 		      "source delivers them again",
 		    s->n);
 	sub_check(s);
@@ -223,6 +262,33 @@ on_signal(int signo, void *ctx)
 {
 	linfo("signal %d: finishing", signo);
 	sub_stop(ctx, EXIT_OK);
+}
+
+static double
+read_pending(struct metric *m)
+{
+	const struct sub *s = m->ctx;
+
+	return (double)s->n;
+}
+
+/* The metrics of how far behind: from the event's time attribute. */
+static void
+note_time(struct sub *s, const CloudEvent *ev)
+{
+	const CEValue *v = ce_get(ev, "time");
+	struct timespec now;
+	double t;
+
+	if (v == NULL || v->attr_case != CE_TIMESTAMP ||
+	    v->ce_timestamp == NULL)
+		return;
+	t = (double)v->ce_timestamp->seconds +
+	    (double)v->ce_timestamp->nanos / 1e9;
+	clock_gettime(CLOCK_REALTIME, &now);
+	metric_set(&s->m_last, t);
+	metric_set(
+	    &s->m_behind, (double)now.tv_sec + (double)now.tv_nsec / 1e9 - t);
 }
 
 void
@@ -242,6 +308,22 @@ sub_init(struct sub *s, const struct sub_opts *o)
 	loop_timer_init(&s->idle, idle_fired, s);
 	loop_timer_init(&s->grace, grace_fired, s);
 	loop_timer_init(&s->save, save_fired, s);
+	loop_timer_init(&s->held, held_fired, s);
+	s->m_pending = (struct metric){ .name = "pending_acks",
+		.help = "Events written and not acknowledged yet.",
+		.type = METRIC_GAUGE,
+		.read = read_pending,
+		.ctx = s };
+	s->m_behind = (struct metric){ .name = "lag_seconds",
+		.help = "How long after it happened the last event was "
+			"written (from its time attribute).",
+		.type = METRIC_GAUGE };
+	s->m_last = (struct metric){ .name = "last_event_timestamp_seconds",
+		.help = "The time attribute of the last event written.",
+		.type = METRIC_GAUGE };
+	metric_register(&s->m_pending);
+	metric_register(&s->m_behind);
+	metric_register(&s->m_last);
 	if (o->state != NULL) {
 		r = statefile_read(o->state, &s->watermark, err, sizeof(err));
 		if (r < 0)
@@ -325,6 +407,7 @@ sub_emit(struct sub *s, CloudEvent *ev, const char *token, int64_t position)
 	it->id = xstrndup(ev->id, strlen(ev->id));
 	it->token = token != NULL ? xstrndup(token, strlen(token)) : NULL;
 	it->position = position;
+	note_time(s, ev);
 	recout_put(&s->out, &ev->base);
 	recout_mark(&s->out, it->seq);
 	arena_reset(&s->arena);
@@ -339,6 +422,11 @@ sub_emit(struct sub *s, CloudEvent *ev, const char *token, int64_t position)
 	}
 	if (!sub_room(s)) {
 		s->paused = true;
+		if (s->n == s->cap && !loop_timer_armed(&s->held) &&
+		    !s->held_told) {
+			s->held_since = loop_now();
+			loop_timer_in(&s->held, wait_warn_ms());
+		}
 		return false;
 	}
 	return true;
@@ -386,7 +474,15 @@ sub_stop(struct sub *s, int status)
 		return;
 	s->stopping = true;
 	loop_timer_stop(&s->idle);
+	loop_timer_stop(&s->held);
 	loop_timer_in(&s->grace, grace_ms(s));
+	if (s->have_ackr && s->n > 0) {
+		char d[DURATION_MAX];
+
+		duration_format(d, sizeof(d), grace_ms(s));
+		lnotice("stopping: waiting up to %s for %zu acknowledgement%s",
+		    d, s->n, s->n == 1 ? "" : "s");
+	}
 	/* The source drops what comes now, but must read on: the receipts
 	 * of the last acks are on the same stream. */
 	if (s->paused) {

@@ -32,6 +32,7 @@
 #include "cloudevent.h"
 #include "grpc.h"
 #include "loop.h"
+#include "metrics.h"
 #include "progress.h"
 #include "recout.h"
 #include "secret.h"
@@ -109,6 +110,11 @@ struct sub {
 	int64_t saved; /* the watermark last written to --state */
 	int64_t skip_to; /* sub_skip_to() waiting for the ring to empty */
 	struct loop_timer idle, grace, save;
+	struct loop_timer held; /* EVPIPE_WAIT_WARN at --max-pending */
+	int64_t held_since; /* loop_now() when acks began to hold it */
+	bool held_told;
+	double last_event_time; /* seconds since the epoch, or 0 */
+	struct metric m_pending, m_behind, m_last;
 	struct progress progress; /* events written, at -v */
 	bool stopping, grace_over, paused, done;
 	bool answered; /* a server ever answered: connected, or HTTP */
