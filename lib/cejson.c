@@ -77,13 +77,21 @@ string_type(const char *name)
 	return CE_STRING;
 }
 
+/* An attribute and where it was in the event, to sort by name stably. */
+struct ordered {
+	const CEAttr *attr;
+	size_t at;
+};
+
 static int
 cmp_attr(const void *a, const void *b)
 {
-	const CEAttr *x = *(const CEAttr *const *)a;
-	const CEAttr *y = *(const CEAttr *const *)b;
+	const struct ordered *x = a, *y = b;
+	int c = strcmp(x->attr->key, y->attr->key);
 
-	return strcmp(x->key, y->key);
+	if (c != 0)
+		return c;
+	return x->at < y->at ? -1 : x->at > y->at;
 }
 
 static void
@@ -167,7 +175,7 @@ char *
 ce_to_json(const CloudEvent *ev, char *err, size_t errlen)
 {
 	cJSON *obj = oom(cJSON_CreateObject()), *data;
-	CEAttr **attrs = NULL;
+	struct ordered *attrs = NULL;
 	const CEValue *v;
 	char ts[RFC3339_MAX], *hints = NULL, *out = NULL;
 	size_t i, n = 0, hlen = 0, hcap = 0;
@@ -179,18 +187,21 @@ ce_to_json(const CloudEvent *ev, char *err, size_t errlen)
 	oom(cJSON_AddStringToObject(obj, "source", ev->source));
 	oom(cJSON_AddStringToObject(obj, "type", ev->type));
 
-	/* Sorted by name; of repeated map keys the last one counts. */
+	/* Sorted by name; of repeated map keys the last one counts (a sort,
+	 * not a lookup per entry: a record may hold very many). */
 	if (ev->n_attributes > 0)
 		attrs = oom(calloc(ev->n_attributes, sizeof(*attrs)));
 	for (i = 0; i < ev->n_attributes; i++)
-		if (ce_get(ev, ev->attributes[i]->key) ==
-		    ev->attributes[i]->value)
-			attrs[n++] = ev->attributes[i];
-	if (n > 1)
-		qsort(attrs, n, sizeof(*attrs), cmp_attr);
+		attrs[i] = (struct ordered){ ev->attributes[i], i };
+	if (ev->n_attributes > 1)
+		qsort(attrs, ev->n_attributes, sizeof(*attrs), cmp_attr);
+	for (i = 0; i < ev->n_attributes; i++)
+		if (i + 1 == ev->n_attributes ||
+		    strcmp(attrs[i].attr->key, attrs[i + 1].attr->key) != 0)
+			attrs[n++] = attrs[i];
 	for (i = 0; i < n; i++) {
-		name = attrs[i]->key;
-		v = attrs[i]->value;
+		name = attrs[i].attr->key;
+		v = attrs[i].attr->value;
 		if (strcmp(name, CE_HINTS) == 0) {
 			errf(err, errlen, "attribute %s is reserved for evcat",
 			    CE_HINTS);
@@ -251,8 +262,9 @@ out:
 }
 
 /*
- * Parse one line as a JSON value.  JSON text is UTF-8 (RFC 8259); a
- * \u0000 escape is refused because cJSON strings end at NUL.
+ * Parse one line as a JSON value.  JSON text is UTF-8 (RFC 8259).  A NUL
+ * is refused, raw (never valid JSON) or as \u0000 in a string, because
+ * cJSON strings end at NUL: "a\0b" would become "a" without a word.
  */
 cJSON *
 json_parse_line(const char *s, size_t n, char *err, size_t errlen)
@@ -267,9 +279,14 @@ json_parse_line(const char *s, size_t n, char *err, size_t errlen)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		if (s[i] == '"')
+		if (s[i] == '"') {
 			in_string = !in_string;
-		else if (in_string && s[i] == '\\' && i + 1 < n) {
+		} else if (s[i] == '\0') {
+			/* RFC 8259 7: control characters are escaped. */
+			errf(err, errlen, "bad JSON at column %zu: a NUL byte",
+			    i + 1);
+			return NULL;
+		} else if (in_string && s[i] == '\\' && i + 1 < n) {
 			if (s[i + 1] == 'u' && n - i >= 6 &&
 			    memcmp(s + i + 2, "0000", 4) == 0) {
 				errf(err, errlen,
@@ -377,13 +394,15 @@ decode_b64(struct arena *a, const char *s, ProtobufCBinaryData *out)
 	return 0;
 }
 
+/* The map entry for one JSON member, whose name is an attribute's. */
 static int
-attribute(struct arena *a, CloudEvent *ev, const cJSON *item, struct hint *h,
-    size_t nh, char *err, size_t errlen)
+attribute(struct arena *a, const cJSON *item, struct hint *h, size_t nh,
+    CEAttr **out, char *err, size_t errlen)
 {
 	const char *name = item->string;
 	struct hint *hint = hint_for(h, nh, name);
 	ce_type t;
+	CEAttr *e;
 	CEValue *v;
 	double d;
 
@@ -408,7 +427,12 @@ attribute(struct arena *a, CloudEvent *ev, const cJSON *item, struct hint *h,
 			    ce_type_name(hint->type), json_kind(hint->type));
 		t = hint->type;
 	}
-	v = ce_put(a, ev, name, t);
+	e = arena_alloc(a, sizeof(*e));
+	io__cloudevents__v1__cloud_event__attributes_entry__init(e);
+	e->key = arena_strdup(a, name);
+	e->value = v = arena_alloc(a, sizeof(*v));
+	io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(v);
+	v->attr_case = t;
 	switch (t) {
 	case CE_BOOLEAN:
 		v->ce_boolean = cJSON_IsTrue(item);
@@ -448,6 +472,7 @@ attribute(struct arena *a, CloudEvent *ev, const cJSON *item, struct hint *h,
 	default:
 		break;
 	}
+	*out = e;
 	return 0;
 }
 
@@ -594,6 +619,10 @@ ce_from_json(struct arena *a, const cJSON *obj, char *err, size_t errlen)
 	    required(a, obj, "source", &ev->source, err, errlen) < 0 ||
 	    required(a, obj, "type", &ev->type, err, errlen) < 0)
 		return NULL;
+	/* Names are unique (duplicate_member): each member is one more
+	 * entry, in an array sized once. */
+	ev->attributes = arena_alloc(
+	    a, (size_t)cJSON_GetArraySize(obj) * sizeof(*ev->attributes));
 	cJSON_ArrayForEach(item, obj)
 	{
 		if (toplevel(item->string) || cJSON_IsNull(item))
@@ -603,8 +632,10 @@ ce_from_json(struct arena *a, const cJSON *obj, char *err, size_t errlen)
 			    item->string);
 			return NULL;
 		}
-		if (attribute(a, ev, item, h, nh, err, errlen) < 0)
+		if (attribute(a, item, h, nh, &ev->attributes[ev->n_attributes],
+			err, errlen) < 0)
 			return NULL;
+		ev->n_attributes++;
 	}
 	if (data(a, ev, obj, h, nh, err, errlen) < 0)
 		return NULL;
