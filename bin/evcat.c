@@ -245,24 +245,27 @@ encode_lines(void)
 		p = (const char *)inbuf_data(&E.lines);
 		len = inbuf_len(&E.lines);
 		nl = memchr(p + E.scanned, '\n', len - E.scanned);
-		if (nl == NULL && !(E.lines.eof && len > 0)) {
-			E.scanned = len;
-			if (len >= E.lines.limit) {
-				char what[32];
+		n = nl != NULL ? (size_t)(nl - p) : len;
+		/* One read may bring more than the limit: a line is refused
+		 * by its length, whether or not its end was read. */
+		if (n > E.lines.limit) {
+			char what[32];
 
-				snprintf(what, sizeof(what), "line %llu",
-				    (unsigned long long)E.lineno + 1);
-				data_error(what, "line too long");
-			} else if (E.lines.eof) {
-				next_input();
-			}
+			snprintf(what, sizeof(what), "line %llu",
+			    (unsigned long long)E.lineno + 1);
+			data_error(what, "line too long");
 			return;
 		}
-		n = nl != NULL ? (size_t)(nl - p) : len;
+		if (nl == NULL && !(E.lines.eof && len > 0)) {
+			E.scanned = len;
+			if (E.lines.eof)
+				next_input();
+			return;
+		}
 		E.lineno++;
 		E.scanned = 0;
 		len = n;
-		while (len > 0 && strchr(" \t\r", p[len - 1]) != NULL)
+		while (len > 0 && memchr(" \t\r", p[len - 1], 3) != NULL)
 			len--;
 		if (len > 0 && encode_line(p, len) < 0)
 			return;

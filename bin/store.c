@@ -63,10 +63,15 @@ static const char options[] =
     "these CAs\n"
     "      --grace=DURATION      at SIGTERM, time calls get to finish "
     "(default 10s)\n"
+    "      --idle-timeout=DURATION  close connections without calls after "
+    "this\n"
+    "                            long (default 5m; 0 never)\n"
     "      --key=FILE            TLS: private key (PEM)\n"
     "  -l, --listen=URL          where to listen (default "
     "grpc://*:$API_PORT,\n"
     "                            port 50051)\n"
+    "      --max-connections=N   connections served at once (default "
+    "1000)\n"
     "      --max-msg-size=SIZE   largest request or answer (default 16M)\n"
     "      --token-file=FILE     require this bearer token\n"
     "serve, clean:\n"
@@ -100,8 +105,10 @@ enum {
 	OPT_DB_TABLE,
 	OPT_DB_USERNAME,
 	OPT_GRACE,
+	OPT_IDLE_TIMEOUT,
 	OPT_KEY,
 	OPT_LINGER,
+	OPT_MAX_CONNECTIONS,
 	OPT_MAX_MSG_SIZE,
 	OPT_RETENTION,
 	OPT_SINCE,
@@ -124,9 +131,11 @@ static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "listen", required_argument, NULL, 'l' },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-msg-size", required_argument, NULL, OPT_MAX_MSG_SIZE },
 	{ "max-record", required_argument, NULL, 'm' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -161,9 +170,11 @@ static const struct {
 	{ OPT_CLIENT_CA, C(SERVE) },
 	{ 'f', C(PUT) | C(GET) | C(SCAN) },
 	{ OPT_GRACE, C(SERVE) },
+	{ OPT_IDLE_TIMEOUT, C(SERVE) },
 	{ OPT_KEY, C(SERVE) },
 	{ OPT_LINGER, C(PUT) },
 	{ 'l', C(SERVE) },
+	{ OPT_MAX_CONNECTIONS, C(SERVE) },
 	{ OPT_MAX_MSG_SIZE, C(SERVE) },
 	{ 'm', C(PUT) },
 	{ OPT_RETENTION, C(SERVE) | C(CLEAN) },
@@ -179,9 +190,9 @@ static struct {
 	const char *db, *db_name, *db_username, *db_table;
 	struct secret password, token;
 	const char *listen, *cert, *key, *client_ca;
-	int64_t retention_ns, clean_every_ns, grace_ns, linger_ns;
+	int64_t retention_ns, clean_every_ns, grace_ns, linger_ns, idle_ns;
 	size_t max_msg, max_record;
-	uint64_t batch;
+	uint64_t batch, max_conns;
 	bool force, tee;
 	const char *acked_to, *since, *type, *source;
 	char **ids;
@@ -190,6 +201,8 @@ static struct {
 	.retention_ns = 168LL * 3600 * 1000000000,
 	.clean_every_ns = 3600LL * 1000000000,
 	.grace_ns = 10LL * 1000000000,
+	.idle_ns = 300LL * 1000000000,
+	.max_conns = 1000,
 	.max_msg = 16u * 1024 * 1024,
 	.max_record = FRAME_MAX_DEFAULT,
 	.batch = 10000,
@@ -330,11 +343,21 @@ parse(int argc, char **argv)
 		case OPT_GRACE:
 			duration_opt("--grace", optarg, &A.grace_ns);
 			break;
+		case OPT_IDLE_TIMEOUT:
+			duration_opt("--idle-timeout", optarg, &A.idle_ns);
+			break;
 		case OPT_KEY:
 			A.key = optarg;
 			break;
 		case OPT_LINGER:
 			duration_opt("--linger", optarg, &A.linger_ns);
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (cli_uint(optarg, 1, 100000, &A.max_conns) < 0)
+				cli_usage(synopsis,
+				    "--max-connections %s: not a number from 1 "
+				    "to 100000",
+				    optarg);
 			break;
 		case OPT_MAX_MSG_SIZE:
 			if (cli_size(optarg, &A.max_msg) < 0 ||
@@ -493,6 +516,11 @@ serve(struct store_config *cfg)
 	so.tls.cacert = A.client_ca;
 	so.tls.require_client_cert = A.client_ca != NULL;
 	so.max_recv = (uint32_t)A.max_msg;
+	so.max_conns = (size_t)A.max_conns;
+	/* 0 is "never" here, and below a millisecond rounds up to one */
+	so.idle_ms = A.idle_ns == 0 ? -1 :
+	    A.idle_ns < 1000000	    ? 1 :
+				      A.idle_ns / 1000000;
 	if (secret_isset(&A.token) &&
 	    secret_load(&A.token, err, sizeof(err)) < 0)
 		cli_usage(synopsis, "%s", err);

@@ -201,6 +201,16 @@ failed(struct flyte *f, char *buf, size_t len, const char *what,
 	return why;
 }
 
+/* A JSON document from the server, or NULL: cJSON would cut a string at
+ * a NUL without a word (an action's command "a\0b" run as "a"). */
+static cJSON *
+parse_doc(const char *text, size_t len)
+{
+	if (memchr(text, '\0', len) != NULL)
+		return NULL;
+	return cJSON_ParseWithLength(text, len);
+}
+
 /* The href of the first link whose rel ends with suffix (flyte.md 1.1). */
 static const char *
 link_by_rel(const cJSON *doc, const char *suffix)
@@ -456,7 +466,7 @@ take_action(struct flyte *f, const char *text, size_t len)
 {
 	struct flyte_action a;
 	const cJSON *cmd, *input;
-	cJSON *doc = cJSON_ParseWithLength(text, len);
+	cJSON *doc = parse_doc(text, len);
 	const char *raw;
 	size_t rawlen;
 	char *in, *id;
@@ -844,7 +854,7 @@ unspool(const char *name, const char *text, size_t len, void *ctx)
 	const cJSON *kind, *url, *body, *meta;
 	struct flyte_post *p;
 	char bad[128];
-	cJSON *doc = cJSON_ParseWithLength(text, len);
+	cJSON *doc = parse_doc(text, len);
 
 	kind = cJSON_GetObjectItemCaseSensitive(doc, "kind");
 	url = cJSON_GetObjectItemCaseSensitive(doc, "url");

@@ -158,10 +158,16 @@ struct gserver_opts {
 	uint32_t max_recv; /* largest request message; 0: 4 MiB */
 	int64_t permit_keepalive_ms; /* pings closer than this are strikes
 					(A9); 0: 5 minutes */
+	size_t max_conns; /* connections served at once; 0: 1000 */
+	int64_t idle_ms; /* a connection without calls this long is closed
+			    (GOAWAY "max_idle"); 0: 5 minutes; < 0: never */
 };
 
 /*
- * Listen, and serve on the loop.  Every server also answers
+ * Listen, and serve on the loop.  A connection is never dropped
+ * unanswered: at max_conns, the one idle longest (no calls) is closed
+ * with a GOAWAY to make room, or when every one has calls, the new one
+ * gets SETTINGS and a GOAWAY and is closed.  Every server also answers
  * grpc.health.v1.Health (Check, Watch; "" is SERVING until shutdown)
  * and server reflection (grpc.reflection.v1 and v1alpha), which lists
  * the services with methods here and describes libevpipe's protos and

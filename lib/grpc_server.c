@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -21,7 +22,12 @@
 #include "xalloc.h"
 
 #define MAX_METHODS 64
-#define MAX_CONNS 256
+#define MAX_CONNS_DEFAULT 1000
+#define IDLE_MS_DEFAULT (5 * 60 * 1000)
+/* Connections being closed with a GOAWAY, on top of max_conns: each
+ * takes a second at most (h2conn_retire). */
+#define RETIRING_MAX 64
+#define FDS_SPARE 64 /* descriptors for the rest: database, files */
 #define MAX_HEALTH 32
 
 struct health_entry {
@@ -42,8 +48,11 @@ struct gserver {
 	int fd;
 	struct loop_io io;
 	struct h2conn_owner owner;
-	struct h2conn *conns[MAX_CONNS];
-	size_t nconns;
+	struct h2conn **conns; /* serving and retiring */
+	size_t nconns, max_conns;
+	struct loop_timer sweep; /* idle connections */
+	struct loop_timer accept_again; /* after EMFILE */
+	bool accept_paused;
 	struct gserver_method methods[MAX_METHODS];
 	size_t nmethods;
 	struct health_entry health[MAX_HEALTH];
@@ -214,19 +223,99 @@ gserver_set_health(struct gserver *s, const char *name, int status)
 
 /* ---- connections ---------------------------------------------------- */
 
-/* The listening socket is readable: accept what is waiting. */
+/* How many connections serve (not retiring), and the one without calls
+ * the longest (NULL: every one has calls). */
+static size_t
+serving(const struct gserver *s, struct h2conn **idlest)
+{
+	size_t i, n = 0;
+	struct h2conn *c;
+
+	*idlest = NULL;
+	for (i = 0; i < s->nconns; i++) {
+		c = s->conns[i];
+		if (c->retiring)
+			continue;
+		n++;
+		if (h2conn_idle(c) &&
+		    (*idlest == NULL || c->idle_since < (*idlest)->idle_since))
+			*idlest = c;
+	}
+	return n;
+}
+
+/* Idle connections are found within a quarter of idle_ms, or a second. */
+static int64_t
+sweep_tick(const struct gserver *s)
+{
+	int64_t t = s->o.idle_ms / 4;
+
+	return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
+/*
+ * Every tick: connections without calls for idle_ms are closed with a
+ * GOAWAY (A9 MAX_CONNECTION_IDLE), so that clients that connect and
+ * say nothing cannot hold the server's connections for ever.
+ */
+static void
+sweep_fired(struct loop_timer *t)
+{
+	struct gserver *s = t->ctx;
+	int64_t now = loop_now();
+	size_t i;
+
+	for (i = 0; i < s->nconns; i++)
+		if (h2conn_idle(s->conns[i]) &&
+		    now - s->conns[i]->idle_since >= s->o.idle_ms)
+			h2conn_retire(s->conns[i], "max_idle");
+	if (s->nconns > 0)
+		loop_timer_in(t, sweep_tick(s));
+}
+
+static void
+accept_again(struct loop_timer *t)
+{
+	struct gserver *s = t->ctx;
+
+	s->accept_paused = false;
+}
+
+/*
+ * The listening socket is readable: accept what is waiting.  Invariant:
+ * an accepted connection is answered, at least with SETTINGS and a
+ * GOAWAY.  At the cap the connection idle the longest makes room, and
+ * when all have calls the new one is refused that way; what cannot be
+ * accepted yet waits in the listen queue, never closed unanswered.
+ */
 static void
 accept_ready(struct loop_io *io, short revents)
 {
 	struct gserver *s = io->ctx;
-	struct h2conn *c;
+	struct h2conn *c, *idlest;
+	size_t n;
 	int fd;
 
-	while ((fd = accept4(
-		    s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (s->nconns == MAX_CONNS || s->shutting) {
-			close(fd);
-			continue;
+	while (!s->shutting && !s->accept_paused &&
+	    s->nconns < s->max_conns + RETIRING_MAX) {
+		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: make room, and try
+				 * again in a moment rather than spin. */
+				logsys(LOG_WARN, "accept");
+				if (serving(s, &idlest) > 0 && idlest != NULL)
+					h2conn_retire(
+					    idlest, "max_connections");
+				s->accept_paused = true;
+				loop_timer_in(&s->accept_again, 100);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != ECONNABORTED) {
+				logsys(LOG_WARN, "accept");
+			}
+			return;
 		}
 		if (!s->o.listen.unix_socket) {
 			int one = 1;
@@ -240,11 +329,26 @@ accept_ready(struct loop_io *io, short revents)
 		}
 		c->max_recv = s->o.max_recv;
 		c->permit_ping_ms = s->o.permit_keepalive_ms;
+		n = serving(s, &idlest);
 		s->conns[s->nconns++] = c;
-		linfo("connection accepted (%zu open)", s->nconns);
+		if (n < s->max_conns) {
+			linfo("connection from %s accepted (%zu open)", c->host,
+			    n + 1);
+		} else if (idlest != NULL) {
+			linfo("connection from %s accepted; %s closed to make "
+			      "room (%zu open, the most)",
+			    c->host, idlest->host, n);
+			h2conn_retire(idlest, "max_connections");
+		} else {
+			linfo(
+			    "connection from %s refused: %zu open with calls, "
+			    "the most",
+			    c->host, n);
+			h2conn_retire(c, "max_connections");
+		}
+		if (s->o.idle_ms > 0 && !loop_timer_armed(&s->sweep))
+			loop_timer_in(&s->sweep, sweep_tick(s));
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		logsys(LOG_WARN, "accept");
 }
 
 static void
@@ -252,7 +356,35 @@ accept_prepare(struct loop_io *io)
 {
 	struct gserver *s = io->ctx;
 
-	io->events = s->shutting || s->nconns == MAX_CONNS ? 0 : POLLIN;
+	io->events = s->shutting || s->accept_paused ||
+		s->nconns >= s->max_conns + RETIRING_MAX ?
+	    0 :
+	    POLLIN;
+}
+
+/*
+ * Room for max_conns connections in the open-file limit: raised up to
+ * the hard limit, else max_conns lowered to fit (and said).
+ */
+static void
+fit_fd_limit(struct gserver *s)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)(s->max_conns + RETIRING_MAX + FDS_SPARE);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
+	    need :
+	    rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	s->max_conns = rl.rlim_cur > RETIRING_MAX + FDS_SPARE + 1 ?
+	    (size_t)rl.rlim_cur - RETIRING_MAX - FDS_SPARE :
+	    1;
+	lwarn("the open-file limit (%llu) allows %zu connections",
+	    (unsigned long long)rl.rlim_cur, s->max_conns);
 }
 
 /* Fires when a connection is gone; its calls have ended. */
@@ -299,6 +431,10 @@ gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 	s->o = *o;
 	if (s->o.max_recv == 0)
 		s->o.max_recv = GRPC_MAX_RECV_DEFAULT;
+	if (s->o.idle_ms == 0)
+		s->o.idle_ms = IDLE_MS_DEFAULT;
+	s->max_conns = o->max_conns > 0 ? o->max_conns : MAX_CONNS_DEFAULT;
+	fit_fd_limit(s);
 	if (s->o.permit_keepalive_ms <= 0)
 		s->o.permit_keepalive_ms = 5 * 60 * 1000;
 	if (o->listen.tls &&
@@ -311,6 +447,9 @@ gserver_new(const struct gserver_opts *o, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	s->conns = xcalloc(s->max_conns + RETIRING_MAX, sizeof(*s->conns));
+	loop_timer_init(&s->sweep, sweep_fired, s);
+	loop_timer_init(&s->accept_again, accept_again, s);
 	s->owner = (struct h2conn_owner){
 		.on_dead = conn_gone, .on_request = dispatch, .ctx = s
 	};
@@ -443,11 +582,14 @@ gserver_free(struct gserver *s)
 		free(w);
 	}
 	loop_timer_stop(&s->shutdown_timer);
+	loop_timer_stop(&s->sweep);
+	loop_timer_stop(&s->accept_again);
 	if (s->fd >= 0) {
 		loop_io_del(&s->io);
 		close(s->fd);
 	}
 	descset_free(s->desc);
 	SSL_CTX_free(s->tls);
+	free(s->conns);
 	free(s);
 }

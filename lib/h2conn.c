@@ -70,10 +70,13 @@ struct gcall {
 	char *override_msg;
 	bool stream_closed, close_pending, closed;
 	bool got_rst; /* the peer reset the stream (rst_code) */
+	bool sent_rst; /* we did, nghttp2 or this file (rst_code) */
 	uint32_t rst_code;
+	char *local_err; /* why nghttp2 reset it: the peer's fault */
 };
 
 static void conn_free(struct h2conn *);
+static void submit_retire(struct h2conn *);
 static bool grpc_content_type(const char *);
 static void call_deliver_close(struct gcall *);
 static void call_free(struct gcall *);
@@ -237,6 +240,8 @@ call_unlink(struct gcall *call)
 	if (call->next != NULL)
 		call->next->prev = call->prev;
 	call->next = call->prev = NULL;
+	if (c->calls == NULL)
+		c->idle_since = loop_now();
 }
 
 static void
@@ -258,6 +263,7 @@ call_free(struct gcall *call)
 	free(call->sq);
 	free(call->fin_message);
 	free(call->override_msg);
+	free(call->local_err);
 	free(call);
 }
 
@@ -333,11 +339,22 @@ client_status(struct gcall *call, struct gstatus *st, char *buf, size_t len)
 		return;
 	}
 	/* PROTOCOL-HTTP2 "Errors": even NO_ERROR is INTERNAL here, as
-	 * OK would have come in trailers. */
+	 * OK would have come in trailers.  A reset is the peer's, or ours
+	 * when nghttp2 found the peer's frames wrong. */
 	if (call->got_rst || call->rst_code != NGHTTP2_NO_ERROR) {
 		st->code = grpc_status_from_h2_error(call->rst_code);
-		snprintf(buf, len, "stream reset by peer: %s",
-		    nghttp2_http2_strerror(call->rst_code));
+		if (call->sent_rst && !call->got_rst && call->local_err != NULL)
+			snprintf(buf, len,
+			    "stream reset by us: %s (the server broke HTTP/2: "
+			    "%s)",
+			    nghttp2_http2_strerror(call->rst_code),
+			    call->local_err);
+		else if (call->sent_rst && !call->got_rst)
+			snprintf(buf, len, "stream reset by us: %s",
+			    nghttp2_http2_strerror(call->rst_code));
+		else
+			snprintf(buf, len, "stream reset by peer: %s",
+			    nghttp2_http2_strerror(call->rst_code));
 		st->message = buf;
 		return;
 	}
@@ -401,7 +418,10 @@ deliver_one(void *arg, const uint8_t *p, size_t n)
 static size_t
 call_feed(struct gcall *call, const uint8_t *p, size_t n)
 {
+	static const struct gmd accept = { "grpc-accept-encoding", "identity",
+		8 };
 	long r = grpc_deframer_feed(&call->df, p, n, deliver_one, call);
+	const char *enc = header(call, "grpc-encoding");
 	char msg[128];
 
 	if (r >= 0)
@@ -412,11 +432,26 @@ call_feed(struct gcall *call, const uint8_t *p, size_t n)
 		    "received message larger than max (%u bytes)",
 		    call->df.max);
 		call_override(call, GRPC_RESOURCE_EXHAUSTED, msg);
-	} else {
+	} else if (r != GRPC_DEFRAME_COMPRESSED) {
+		call_override(call, GRPC_INTERNAL, "bad message flags");
+	} else if (enc == NULL || strcmp(enc, "identity") == 0) {
+		/* PROTOCOL-HTTP2: without Message-Encoding the flag is 0. */
 		call_override(call, GRPC_INTERNAL,
-		    r == GRPC_DEFRAME_COMPRESSED ?
-			"compressed message without grpc-encoding" :
-			"bad message flags");
+		    "compressed message without grpc-encoding");
+	} else if (call->server) {
+		/* compression.md: an encoding the server does not support
+		 * is UNIMPLEMENTED, with grpc-accept-encoding saying what
+		 * it does. */
+		snprintf(msg, sizeof(msg),
+		    "grpc-encoding %.40s is not supported (identity is)", enc);
+		call_override(call, GRPC_UNIMPLEMENTED, msg);
+		gcall_add_trailers(call, &accept, 1);
+	} else {
+		/* We sent no grpc-accept-encoding: identity only. */
+		snprintf(msg, sizeof(msg),
+		    "message compressed with %.40s, which we did not accept",
+		    enc);
+		call_override(call, GRPC_INTERNAL, msg);
 	}
 	if (call->server)
 		h2call_reject(call, call->override, call->override_msg);
@@ -981,6 +1016,16 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	struct gcall *call;
 
 	c->trace_len = 0;
+	if (!c->server && f->hd.type == NGHTTP2_PUSH_PROMISE) {
+		/* Our SETTINGS say ENABLE_PUSH 0, which makes a push a
+		 * connection error; this one came before they took effect.
+		 * gRPC never pushes: the same error, said in our words. */
+		snprintf(c->proto_err, sizeof(c->proto_err),
+		    "PUSH_PROMISE on stream %d: gRPC does not use server push",
+		    f->hd.stream_id);
+		nghttp2_session_terminate_session(s, NGHTTP2_PROTOCOL_ERROR);
+		return 0;
+	}
 	if (!c->server || f->hd.type != NGHTTP2_HEADERS ||
 	    f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
@@ -1167,7 +1212,7 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 		now = loop_now();
 		if (c->last_valid_ping != 0 &&
 		    now - c->last_valid_ping < c->permit_ping_ms) {
-			if (++c->ping_strikes > 2) {
+			if (++c->ping_strikes > 2 && !c->closing) {
 				linfo("%s: too many pings: GOAWAY "
 				      "ENHANCE_YOUR_CALM",
 				    c->host);
@@ -1241,6 +1286,22 @@ on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	if (logging(LOG_TRACE))
 		trace_frame(c, "send", f);
 
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		c->sent_goaway = true;
+		c->sent_goaway_code = f->goaway.error_code;
+		snprintf(c->sent_goaway_debug, sizeof(c->sent_goaway_debug),
+		    "%.*s",
+		    (int)(f->goaway.opaque_data_len < 63 ?
+			    f->goaway.opaque_data_len :
+			    63),
+		    f->goaway.opaque_data ?
+			(const char *)f->goaway.opaque_data :
+			"");
+	}
+	if (f->hd.type == NGHTTP2_RST_STREAM &&
+	    (call = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) !=
+		NULL)
+		call->sent_rst = true;
 	if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) {
 		c->ping_strikes = 0; /* A9: sending resets strikes */
 		c->last_valid_ping = 0;
@@ -1306,9 +1367,34 @@ on_invalid_frame(
     nghttp2_session *s, const nghttp2_frame *f, int err, void *user)
 {
 	struct h2conn *c = user;
+	struct gcall *call = f->hd.stream_id > 0 ?
+	    nghttp2_session_get_stream_user_data(s, f->hd.stream_id) :
+	    NULL;
+	const char *why = *c->proto_err != '\0' ? c->proto_err :
+						  nghttp2_strerror(err);
 
 	ltrace("%s: recv invalid %s stream %d: %s", c->host,
-	    frame_name(f->hd.type), f->hd.stream_id, nghttp2_strerror(err));
+	    frame_name(f->hd.type), f->hd.stream_id, why);
+	if (call != NULL && call->local_err == NULL)
+		call->local_err = xstrndup(why, strlen(why));
+	return 0;
+}
+
+/*
+ * Fires when nghttp2 finds the peer's frames wrong, with its reason,
+ * before it answers with RST_STREAM (a stream error) or GOAWAY (a
+ * connection error).  Invariant: proto_err holds the latest reason, so
+ * that a call or the connection ending for it says why, not "closed".
+ */
+static int
+on_error(nghttp2_session *s, int code, const char *msg, size_t len, void *user)
+{
+	struct h2conn *c = user;
+
+	snprintf(c->proto_err, sizeof(c->proto_err), "%.*s",
+	    (int)(len < sizeof(c->proto_err) ? len : sizeof(c->proto_err) - 1),
+	    msg);
+	ltrace("%s: %s", c->host, c->proto_err);
 	return 0;
 }
 
@@ -1334,6 +1420,7 @@ callbacks(void)
 	    cb, on_frame_not_send);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
 	    cb, on_invalid_frame);
+	nghttp2_session_callbacks_set_error_callback2(cb, on_error);
 	return cb;
 }
 
@@ -1342,10 +1429,13 @@ callbacks(void)
 static void
 session_new(struct h2conn *c)
 {
+	/* A client's SETTINGS refuse server push (gRPC never pushes);
+	 * ENABLE_PUSH is not a server's setting (RFC 9113 6.5.2). */
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000 },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 64 * 1024 },
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 	};
 	nghttp2_option *opt;
 	int r;
@@ -1361,8 +1451,8 @@ session_new(struct h2conn *c)
 	nghttp2_option_del(opt);
 	if (r != 0)
 		die(EXIT_INTERNAL, "nghttp2: %s", nghttp2_strerror(r));
-	nghttp2_submit_settings(
-	    c->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+	nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
+	    sizeof(iv) / sizeof(iv[0]) - (c->server ? 1 : 0));
 	nghttp2_session_set_local_window_size(
 	    c->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
 }
@@ -1381,6 +1471,7 @@ set_dead(struct h2conn *c, const char *why)
 	loop_timer_stop(&c->keepalive);
 	loop_timer_stop(&c->ping_timeout);
 	loop_timer_stop(&c->connect_timeout);
+	loop_timer_stop(&c->linger);
 	loop_io_del(&c->io);
 	/* SETTINGS came (with the close, maybe): it was established. */
 	if (c->open_pending) {
@@ -1445,11 +1536,39 @@ sock_write(struct h2conn *c, const uint8_t *p, size_t n)
 	return -1;
 }
 
+/*
+ * Why a session that has nothing more to do ended: the GOAWAY we sent
+ * and what made nghttp2 send it (a protocol error of the peer), or a
+ * plain close.
+ */
+static const char *
+session_end(const struct h2conn *c, char *buf, size_t len)
+{
+	const char *reason = *c->proto_err != '\0' ? c->proto_err :
+	    *c->sent_goaway_debug != '\0'	   ? c->sent_goaway_debug :
+						     "no reason given";
+
+	if (!c->sent_goaway)
+		return "closed";
+	if (c->sent_goaway_code != NGHTTP2_NO_ERROR)
+		snprintf(buf, len,
+		    "HTTP/2 error by the %s: %s (we sent GOAWAY %s)",
+		    c->server ? "client" : "server", reason,
+		    nghttp2_http2_strerror(c->sent_goaway_code));
+	else
+		snprintf(buf, len, "closed after we sent GOAWAY %s%s%s",
+		    nghttp2_http2_strerror(c->sent_goaway_code),
+		    *c->sent_goaway_debug != '\0' ? " " : "",
+		    c->sent_goaway_debug);
+	return buf;
+}
+
 /* Move what nghttp2 has to send into out, and out into the socket. */
 void
 h2conn_flush(struct h2conn *c)
 {
 	const uint8_t *data;
+	char why[300];
 	ssize_t n;
 	int w;
 
@@ -1484,12 +1603,9 @@ h2conn_flush(struct h2conn *c)
 	}
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	if (c->closing && c->out_len == 0 &&
-	    !nghttp2_session_want_write(c->session))
-		set_dead(c, "closed");
-	else if (!nghttp2_session_want_read(c->session) &&
-	    !nghttp2_session_want_write(c->session) && c->out_len == 0)
-		set_dead(c, "closed");
+	if (c->out_len == 0 && !nghttp2_session_want_write(c->session) &&
+	    (c->closing || !nghttp2_session_want_read(c->session)))
+		set_dead(c, session_end(c, why, sizeof(why)));
 }
 
 /* TCP (and TLS) are up: HTTP/2 starts; the connect timeout runs on
@@ -1501,6 +1617,8 @@ opened(struct h2conn *c)
 	c->last_read = loop_now();
 	if (c->keepalive_ms > 0)
 		loop_timer_in(&c->keepalive, c->keepalive_ms);
+	if (c->retiring)
+		submit_retire(c);
 	h2conn_flush(c);
 }
 
@@ -1831,6 +1949,18 @@ keepalive_fired(struct loop_timer *t)
 	h2conn_flush(c);
 }
 
+/* A retiring connection took too long to say its GOAWAY: cut it. */
+static void
+linger_fired(struct loop_timer *t)
+{
+	struct h2conn *c = t->ctx;
+	char end[300], why[340];
+
+	snprintf(why, sizeof(why), "%s (not all sent within a second)",
+	    c->sent_goaway ? session_end(c, end, sizeof(end)) : c->why);
+	set_dead(c, why);
+}
+
 static void
 ping_timeout_fired(struct loop_timer *t)
 {
@@ -1875,6 +2005,8 @@ conn_new(int fd, bool server, const struct h2conn_owner *owner)
 	loop_timer_init(&c->keepalive, keepalive_fired, c);
 	loop_timer_init(&c->ping_timeout, ping_timeout_fired, c);
 	loop_timer_init(&c->connect_timeout, connect_timeout_fired, c);
+	loop_timer_init(&c->linger, linger_fired, c);
+	c->idle_since = loop_now();
 	session_new(c);
 	loop_io_add(&c->io);
 	return c;
@@ -1887,6 +2019,7 @@ conn_free(struct h2conn *c)
 	loop_timer_stop(&c->keepalive);
 	loop_timer_stop(&c->ping_timeout);
 	loop_timer_stop(&c->connect_timeout);
+	loop_timer_stop(&c->linger);
 	loop_io_del(&c->io);
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
@@ -2047,6 +2180,45 @@ h2conn_goaway(struct h2conn *c, bool final)
 		    nghttp2_session_get_last_proc_stream_id(c->session),
 		    NGHTTP2_NO_ERROR, NULL, 0);
 	h2conn_flush(c);
+}
+
+/* The GOAWAY of h2conn_retire(), once the connection is open. */
+static void
+submit_retire(struct h2conn *c)
+{
+	nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(c->session),
+	    NGHTTP2_NO_ERROR, (const uint8_t *)c->why, strlen(c->why));
+	c->closing = true;
+}
+
+/*
+ * Server: close a connection that has no calls (idle too long, or room
+ * is needed): GOAWAY NO_ERROR with why as its debug data (A9's
+ * MAX_CONNECTION_IDLE says "max_idle"), then the close once it is out.
+ * The server's SETTINGS go first, as always.  A connection still in its
+ * TLS handshake sends them once that is done.  Either way it takes at
+ * most a second.
+ */
+void
+h2conn_retire(struct h2conn *c, const char *why)
+{
+	if (c->state == H2_DEAD || c->retiring)
+		return;
+	c->retiring = true;
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	loop_timer_in(&c->linger, 1000);
+	if (c->state != H2_OPEN)
+		return;
+	submit_retire(c);
+	h2conn_flush(c);
+}
+
+/* Server: no calls, not retiring: may be closed to make room. */
+bool
+h2conn_idle(const struct h2conn *c)
+{
+	return c->calls == NULL && !c->retiring && c->state != H2_DEAD;
 }
 
 size_t

@@ -66,6 +66,14 @@ struct h2conn {
 	size_t trace_len;
 	struct h2conn *next; /* the owner's list */
 	bool closing; /* close once the output is flushed */
+	bool retiring; /* being closed with a GOAWAY (h2conn_retire) */
+	struct loop_timer linger; /* retiring: the most that may take */
+	int64_t idle_since; /* loop_now() when it last had no calls */
+	bool sent_goaway; /* we sent a GOAWAY: code and debug data */
+	uint32_t sent_goaway_code;
+	char sent_goaway_debug[64];
+	char proto_err[200]; /* the last HTTP/2 error nghttp2 found in the
+				peer's frames (nghttp2's words) */
 	const struct h2conn_owner *owner;
 	char why[256];
 };
@@ -78,7 +86,9 @@ void h2conn_set_keepalive(struct h2conn *, int64_t, int64_t);
 void h2conn_flush(struct h2conn *);
 void h2conn_kill(struct h2conn *, const char *);
 void h2conn_goaway(struct h2conn *, bool);
+void h2conn_retire(struct h2conn *, const char *);
 size_t h2conn_ncalls(const struct h2conn *);
+bool h2conn_idle(const struct h2conn *);
 
 struct gcall *h2call_start(struct h2conn *, const char *, const char *,
     const char *, const struct gmd *, size_t, int64_t,

@@ -170,6 +170,11 @@ parse_output(
 		snprintf(why, whylen, "no output");
 		return false;
 	}
+	/* cJSON would cut a string at a NUL without a word. */
+	if (memchr(s, '\0', n) != NULL) {
+		snprintf(why, whylen, "output holds a NUL byte");
+		return false;
+	}
 	if (!utf8_valid(s, n) || !json_text(s, n)) {
 		snprintf(why, whylen, "output is not JSON");
 		return false;

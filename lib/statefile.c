@@ -71,7 +71,7 @@ statefile_write(const char *path, int64_t pos, char *err, size_t errlen)
 	    (int)sizeof(tmp))
 		return errf(err, errlen, "%s: name too long", path);
 	n = snprintf(line, sizeof(line), "%lld\n", (long long)pos);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return errf(err, errlen, "%s: %s", tmp, strerror(errno));
 	errno = 0; /* a short write sets none */

@@ -155,6 +155,83 @@ setup() {
 	done
 }
 
+@test "a NUL byte inside a JSON string is refused, never cut short" {
+	# "a\0b" would become "a": two ids would collapse into one
+	printf '{"specversion":"1.0","id":"1","source":"/","type":"t"}\n{"specversion":"1.0","id":"a\0b","source":"/","type":"t"}\n{"specversion":"1.0","id":"a\0c","source":"/","type":"t"}\n' > in.jsonl
+	run --separate-stderr evcat -e in.jsonl
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "evcat: in.jsonl: line 2: bad JSON at column 29: a NUL byte" ]
+	evcat -e in.jsonl > out.bin || true
+	[ "$(evcat out.bin)" = '{"specversion":"1.0","id":"1","source":"/","type":"t"}' ]
+	# in a member name, in an attribute, in data: the same
+	for bad in '{"specversion":"1.0","id":"1","source":"/","type":"t","x\0":"v"}' \
+	    '{"specversion":"1.0","id":"1","source":"/","type":"t","x":"v\0"}' \
+	    '{"specversion":"1.0","id":"1","source":"/","type":"t","data":{"k":"\0"}}' \
+	    '{"specversion":"1.0","id":"1","source":"/","type":"t"}\0'; do
+		printf "$bad\n" > in.jsonl
+		run --separate-stderr evcat -e in.jsonl
+		[ "$status" -eq 65 ]
+		[[ "$stderr" == "evcat: in.jsonl: line 1: bad JSON at column "*": a NUL byte" ]]
+	done
+}
+
+# peak_rss_kib COMMAND...: run it (stdout to out, stderr to err) and
+# print its peak resident set in KiB, after its exit status.
+peak_rss_kib() {
+	"$PYTHON3" -c 'import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=open("out", "wb"), stderr=open("err", "wb"))
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}
+
+@test "40000 attributes in one event: memory and time linear, -m bounds both" {
+	# the attributes sorted by name, as evcat writes them
+	"$PYTHON3" -c 'print("{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/\",\"type\":\"t\"" +
+    "".join(",\"%s\":\"v\"" % n for n in sorted("a%d" % i for i in range(40000))) + "}")' > in.jsonl
+	# Before: 6 GB and minutes (each attribute copied the array so far).
+	SECONDS=0
+	read -r st kib < <(peak_rss_kib evcat -ef in.jsonl)
+	echo "encode: status $st, peak RSS $kib KiB, $SECONDS s"
+	[ "$st" -eq 0 ] && [ "$kib" -lt $((100 * 1024)) ]
+	mv out big.bin
+	read -r st kib < <(peak_rss_kib evcat big.bin)
+	echo "decode: status $st, peak RSS $kib KiB, $SECONDS s"
+	[ "$st" -eq 0 ] && [ "$kib" -lt $((100 * 1024)) ]
+	cmp in.jsonl out
+	[ "$SECONDS" -lt 30 ]
+	# a smaller -m refuses it, within a memory bound of that size
+	read -r st kib < <(peak_rss_kib evcat -e -m 64K in.jsonl)
+	echo "-m 64K: status $st, peak RSS $kib KiB: $(cat err)"
+	[ "$st" -eq 65 ] && [ "$kib" -lt $((100 * 1024)) ]
+	[[ "$(cat err)" == "evcat: in.jsonl: line 1: event of "*" bytes exceeds the limit of 65536" ]]
+	read -r st kib < <(peak_rss_kib evcat -m 64K big.bin)
+	[ "$st" -eq 65 ]
+	[[ "$(cat err)" == "evcat: big.bin: record 1 at byte 0: length "*" exceeds the limit of 65536 bytes" ]]
+}
+
+@test "a line over the limit is refused even when one read brings all of it" {
+	# -m 1K: lines up to 2K + 1M; this one is 1.5M, read whole from a file
+	awk 'BEGIN { printf "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/\",\"type\":\"t\",\"data\":\""
+	    for (i = 0; i < 1536 * 1024 / 64; i++) printf "%064d", 0
+	    printf "\"}\n" }' > in.jsonl
+	run --separate-stderr evcat -e -m 1K in.jsonl
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "evcat: in.jsonl: line 1: line too long" ]
+}
+
+@test "out of memory is exit 70 with one line" {
+	# A line of 64M asks for a buffer of that size: refused by the
+	# address-space limit (plain) or by the allocator's (sanitizers).
+	head -c $((64 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > in.jsonl
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="$ASAN_OPTIONS:allocator_may_return_null=1:max_allocation_size_mb=32" \
+		    evcat -e -m 64M in.jsonl
+	else
+		run --separate-stderr bash -c 'ulimit -v 65536; exec evcat -e -m 64M in.jsonl'
+	fi
+	[ "$status" -eq 70 ]
+	[ "$stderr" = "evcat: out of memory" ]
+}
+
 @test "an array line becomes several records" {
 	printf '[{"specversion":"1.0","id":"1","source":"/","type":"t"},{"specversion":"1.0","id":"2","source":"/","type":"t"}]\n' | evcat -e | evcat > out.jsonl
 	[ "$(wc -l < out.jsonl)" -eq 2 ]

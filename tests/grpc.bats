@@ -486,6 +486,62 @@ last_of() { tail -n 1 "$1"; }
 	[[ "$stderr" == *"server says too many pings; keepalive now 20s"* ]]
 }
 
+@test "HTTP/2 errors the server makes are named, and a reset we send is ours" {
+	# a connection error nghttp2 answers with GOAWAY: not "closed"
+	h2_server data-stream-0
+	run --separate-stderr "$ECHO" client "grpc://127.0.0.1:$PORT" unary
+	jsub "$(last)" '{"status":"UNAVAILABLE","details":"connection lost: HTTP/2 error by the server: DATA: stream_id == 0 (we sent GOAWAY PROTOCOL_ERROR)"}'
+	stop_servers
+	# server push, which our SETTINGS refuse (ENABLE_PUSH 0): not ignored
+	h2_server push-promise
+	run --separate-stderr "$ECHO" client "grpc://127.0.0.1:$PORT" unary
+	jsub "$(last)" '{"status":"UNAVAILABLE","details":"connection lost: HTTP/2 error by the server: PUSH_PROMISE: push disabled (we sent GOAWAY PROTOCOL_ERROR)"}'
+	grep -q "recv SETTINGS stream 0 flags 0 length 24" h2.err
+	stop_servers
+	# a malformed response: the RST_STREAM is ours, not the peer's
+	h2_server no-status
+	run --separate-stderr "$ECHO" client "grpc://127.0.0.1:$PORT" unary
+	jsub "$(last)" '{"status":"INTERNAL","details":"stream reset by us: PROTOCOL_ERROR (the server broke HTTP/2: Violation in HTTP messaging rule)"}'
+	grep -q "recv RST_STREAM stream 1" h2.err
+}
+
+@test "grpc-encoding we do not support: UNIMPLEMENTED at our server, INTERNAL at our client" {
+	c_server
+	# grpcio compressing with gzip (compression.md: the server says
+	# UNIMPLEMENTED and which encodings it takes)
+	run "$PYTHON3" - "127.0.0.1:$PORT" <<-'END'
+	import sys, grpc
+	ch = grpc.insecure_channel(sys.argv[1], options=[("grpc.enable_http_proxy", 0)])
+	try:
+	    ch.unary_unary("/evpipe.test.Echo/Unary")(b"\x0a\x02hi" * 100, timeout=10,
+	                                             compression=grpc.Compression.Gzip)
+	    print("OK")
+	except grpc.RpcError as e:
+	    print(e.code().name, e.details())
+	END
+	[ "$output" = "UNIMPLEMENTED grpc-encoding gzip is not supported (identity is)" ]
+	# the same with curl, for the exact trailers
+	printf '\1\0\0\0\4\012\002hi' > req.bin
+	curl -sS --http2-prior-knowledge -D headers.txt -o /dev/null \
+	    -H 'content-type: application/grpc' -H 'te: trailers' \
+	    -H 'grpc-encoding: gzip' --data-binary @req.bin \
+	    "http://127.0.0.1:$PORT/evpipe.test.Echo/Unary"
+	cat headers.txt
+	grep -q '^grpc-status: 12' headers.txt
+	grep -q '^grpc-accept-encoding: identity' headers.txt
+	# no grpc-encoding at all: INTERNAL, as before
+	curl -sS --http2-prior-knowledge -D headers.txt -o /dev/null \
+	    -H 'content-type: application/grpc' -H 'te: trailers' \
+	    --data-binary @req.bin "http://127.0.0.1:$PORT/evpipe.test.Echo/Unary"
+	grep -q '^grpc-status: 13' headers.txt
+	grep -q '^grpc-message: compressed message without grpc-encoding' headers.txt
+	stop_servers
+	# a server compressing what we never accepted
+	h2_server gzip
+	run --separate-stderr "$ECHO" client "grpc://127.0.0.1:$PORT" unary
+	jsub "$(last)" '{"status":"INTERNAL","details":"message compressed with gzip, which we did not accept"}'
+}
+
 @test "our server: 415 for non-gRPC content, UNIMPLEMENTED for unknown methods" {
 	c_server
 	code() {

@@ -306,6 +306,31 @@ nresults() {
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", {"a": [1, 2]}), ("Pong", None)]'
 }
 
+@test "a NUL byte in a JSON line or a handler's output is refused, never cut short" {
+	start_api
+	# "Ping\0x" would be posted as "Ping"
+	printf '{"event":"Ping","payload":1}\n{"event":"Ping\0x","payload":2}\n{"event":"Ping","payload":3}\n' > in.jsonl
+	run --separate-stderr pack-run -a "$API" -p pack.json --json-lines \
+	    --health-port 0 < in.jsonl
+	[ "$status" -eq 65 ]
+	[ "$stderr" = 'pack-run: stdin: line 2: bad JSON at column 15: a NUL byte' ]
+	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", 1)]'
+	# a handler whose output holds a NUL: the action fails, says why
+	"$PYTHON3" - <<-'END'
+	import json
+	p = json.load(open("pack.json"))
+	p["commands"].append({"name": "Nul", "events": ["Echoed"],
+	    "handler": "printf '{\"event\":\"Echoed\\000x\",\"payload\":1}'"})
+	json.dump(p, open("pack.json", "w"))
+	END
+	action Nul
+	start_pack
+	wait_for '[ "$(nresults)" = 1 ]'
+	stop_pack
+	check 'r["Nul"]["event"] == "FATAL"'
+	check 'r["Nul"]["payload"]["error"].startswith("handler output holds a NUL byte")'
+}
+
 @test "events go out one at a time, in order, even when one is retried" {
 	start_api
 	fault '{"event_fail": [503, 2]}'

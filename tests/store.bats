@@ -940,3 +940,82 @@ for line in sys.stdin:
 	run client get 1
 	jsub "$(last)" '{"status":"UNAVAILABLE"}'
 }
+
+# ---- hostile clients (issue 19) --------------------------------------------
+
+flood() { "$PYTHON3" "$PEERS/conn_flood.py" "$@"; }
+
+@test "idle connections cannot shut others out: at the cap the idlest makes room" {
+	use sqlite
+	serve -v "${DB[@]}" --max-connections 256
+	# 300 connections that finish the HTTP/2 handshake and say nothing
+	mkfifo hold
+	flood idle "$PORT" 300 < hold > idle.out &
+	echo $! >> pids
+	exec 5> hold
+	wait_for grep -q held idle.out
+	# every well-behaved client is still served, at once
+	run flood health "$PORT" 20 --timeout 10
+	jsub "$output" '{"calls":20,"ok":20}'
+	run client put --raw < ev.bin
+	[ "${lines[0]}" = '{"ackCount": 6}' ]
+	exec 5>&-
+	wait_for grep -q open idle.out
+	# the idle ones made room: a GOAWAY each, then closed
+	"$PYTHON3" - "$(tail -1 idle.out)" <<-'END'
+	import json, sys
+	r = json.loads(sys.argv[1])
+	made_room = r["goaway"].get("NO_ERROR max_connections", 0)
+	assert made_room >= 44 + 20 and made_room == r["closed"], r
+	assert set(r["goaway"]) == {"NO_ERROR max_connections"}, r
+	END
+	grep -q "closed to make room (256 open, the most)" server.err
+}
+
+@test "1000 health checks at once: every one answered" {
+	use sqlite
+	serve "${DB[@]}"
+	run flood health "$PORT" 1000 --timeout 60
+	echo "$output"
+	jsub "$(last)" '{"calls":1000,"ok":1000}'
+	# and through a small cap: connections take turns, none is dropped
+	serve --name small "${DB[@]}" --max-connections 50
+	run flood health "$PORT" 1000 --timeout 60
+	echo "$output"
+	jsub "$(last)" '{"calls":1000,"ok":1000}'
+}
+
+@test "--idle-timeout: a connection without calls gets GOAWAY max_idle; one with a call stays" {
+	use sqlite
+	serve -v "${DB[@]}" --idle-timeout 1s --max-connections 3
+	flood watch "$PORT" 4 > watch.out &
+	echo $! >> pids
+	wait_for grep -q watching watch.out
+	run flood idle "$PORT" 5 --hold 3
+	jsub "$(last)" '{"held":5,"open":0,"closed":5,"goaway":{"NO_ERROR max_connections":3,"NO_ERROR max_idle":2}}'
+	wait_for grep -q alive watch.out
+	grep -q "closed after we sent GOAWAY NO_ERROR max_idle" server.err
+	# every connection busy: a new one still gets SETTINGS and a GOAWAY
+	for i in 1 2 3; do
+		flood watch "$PORT" 4 > "watch$i.out" &
+		echo $! >> pids
+	done
+	wait_for sh -c 'cat watch?.out | grep -c watching | grep -qx 3'
+	run flood idle "$PORT" 1 --hold 1
+	jsub "$(last)" '{"held":1,"open":0,"closed":1,"goaway":{"NO_ERROR max_connections":1}}'
+	grep -q "refused: 3 open with calls, the most" server.err
+	run --separate-stderr store serve "${DB[@]}" --max-connections 0
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "store: --max-connections 0: not a number from 1 to 100000" ]
+}
+
+@test "-v: a client that keeps pinging is named once, not once per ping" {
+	use sqlite
+	serve -v "${DB[@]}"
+	run --separate-stderr "$PYTHON3" "$PEERS/h2peer.py" client "$PORT" pings:20
+	jsub "$(printf '%s\n' "$output" | grep GOAWAY)" \
+	    '{"type":"GOAWAY","last_stream":0,"error":11,"debug":"too_many_pings"}'
+	wait_for grep -q "HTTP/2 error by the client: too_many_pings (we sent GOAWAY ENHANCE_YOUR_CALM)" server.err
+	cat server.err
+	[ "$(grep -c "too many pings" server.err)" -eq 1 ]
+}

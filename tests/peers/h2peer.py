@@ -22,6 +22,17 @@ client's first HEADERS arrives on stream S, unless said otherwise:
   too-many-pings   response headers; on the client's first PING, GOAWAY(S,
                    ENHANCE_YOUR_CALM, "too_many_pings") and close
   hang             response headers, then nothing (PINGs are answered)
+  push-promise     PUSH_PROMISE(S, promised stream 2) with a GET request's
+                   fields, then the response as for hang (RFC 9113 8.4: a
+                   client that said ENABLE_PUSH 0 must treat it as a
+                   connection error PROTOCOL_ERROR)
+  data-stream-0    response headers, then a DATA frame on stream 0 (RFC
+                   9113 6.1: a connection error PROTOCOL_ERROR)
+  no-status        response HEADERS without :status (RFC 9113 8.3.2: a
+                   malformed response, a stream error PROTOCOL_ERROR)
+  gzip             response headers with grpc-encoding gzip, then a
+                   message whose Compressed-Flag is 1, then trailers
+                   grpc-status 0
 Messages are evpipe.test.EchoReply{text: "x", index: I}.  Each frame
 received is logged on stderr as "recv TYPE stream N flags F length L".
 
@@ -39,7 +50,8 @@ import sys
 import time
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
+DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE = \
+    0, 1, 3, 4, 5, 6, 7, 8
 NAMES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM",
          4: "SETTINGS", 5: "PUSH_PROMISE", 6: "PING", 7: "GOAWAY",
          8: "WINDOW_UPDATE", 9: "CONTINUATION"}
@@ -198,6 +210,21 @@ def serve_one(conn, scenario):
                 return
     elif scenario == "hang":
         conn.send(headers(sid, RESPONSE))
+    elif scenario == "push-promise":
+        conn.send(frame(PUSH_PROMISE, END_HEADERS, sid, struct.pack(">I", 2) +
+                        hpack([(":method", "GET"), (":scheme", "http"),
+                               (":path", "/pushed"),
+                               (":authority", "127.0.0.1")])) +
+                  headers(sid, RESPONSE))
+    elif scenario == "data-stream-0":
+        conn.send(headers(sid, RESPONSE) + data(0, message(0)))
+    elif scenario == "no-status":
+        conn.send(headers(sid, [("content-type", "application/grpc")]))
+    elif scenario == "gzip":
+        body = message(0)
+        conn.send(headers(sid, RESPONSE + [("grpc-encoding", "gzip")]) +
+                  data(sid, b"\x01" + body[1:]) +
+                  headers(sid, [("grpc-status", "0")], end_stream=True))
     else:
         sys.exit(f"h2peer: unknown scenario {scenario}")
     conn.drain()

@@ -43,6 +43,7 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
+	umask(022);
 	snprintf(path, sizeof(path), "%s/state", dir);
 	is_int(statefile_read(path, &pos, err, sizeof(err)), 0, "absent: 0");
 	is_int(pos, -7, "absent: untouched");
@@ -63,6 +64,12 @@ main(void)
 	statefile_read(path, &pos, err, sizeof(err));
 	is_int(pos, 9007199254740993LL, "large value read back exactly");
 	is_int(entries(dir), 1, "no temporary file left behind");
+	{
+		struct stat st;
+
+		stat(path, &st);
+		is_int(st.st_mode & 0777, 0600, "readable by its owner only");
+	}
 
 	put(path, "12x\n");
 	is_int(statefile_read(path, &pos, err, sizeof(err)), -1, "junk");
