@@ -32,6 +32,8 @@ void
 arena_init(struct arena *a)
 {
 	a->head = NULL;
+	a->grown = a->grown_owner = NULL;
+	a->grown_cap = 0;
 	a->pb.alloc = pb_alloc;
 	a->pb.free = pb_free;
 	a->pb.allocator_data = a;
@@ -117,6 +119,8 @@ arena_reset(struct arena *a)
 		}
 	}
 	a->head = keep;
+	a->grown = a->grown_owner = NULL;
+	a->grown_cap = 0;
 }
 
 void

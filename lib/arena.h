@@ -13,6 +13,10 @@ struct arena_chunk;
 struct arena {
 	struct arena_chunk *head;
 	ProtobufCAllocator pb; /* protobuf-c allocator drawing from us */
+	/* The last array grown in place (cloudevent.c's attributes): its
+	 * room, so that appending is amortised, not a copy each time. */
+	void *grown, *grown_owner; /* the array, and the event it is for */
+	size_t grown_cap;
 };
 
 void arena_init(struct arena *);

@@ -697,7 +697,8 @@ attribute(struct arena *a, CloudEvent *ev, const struct jv *item,
 		return errf(err, errlen,
 		    "attribute %s: %.*s is not a 32-bit integer", name,
 		    (int)(item->rawlen > 40 ? 40 : item->rawlen), item->raw);
-	v = ce_put(a, ev, name, t);
+	/* Names are unique (duplicate_member): no lookup per attribute. */
+	v = ce_append(a, ev, name, t);
 	switch (t) {
 	case CE_BOOLEAN:
 		v->ce_boolean = item->kind == JV_TRUE;
@@ -1017,8 +1018,9 @@ ce_json_read(struct ce_json *cj, struct arena *a, const struct jv *obj,
 }
 
 /*
- * Parse one line as a JSON value.  JSON text is UTF-8 (RFC 8259); a
- * \u0000 escape is refused because cJSON strings end at NUL.
+ * Parse one line as a JSON value.  JSON text is UTF-8 (RFC 8259).  A NUL
+ * is refused, raw (never valid JSON) or as \u0000 in a string, because
+ * cJSON strings end at NUL: "a\0b" would become "a" without a word.
  */
 cJSON *
 json_parse_line(const char *s, size_t n, char *err, size_t errlen)
@@ -1033,9 +1035,14 @@ json_parse_line(const char *s, size_t n, char *err, size_t errlen)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		if (s[i] == '"')
+		if (s[i] == '"') {
 			in_string = !in_string;
-		else if (in_string && s[i] == '\\' && i + 1 < n) {
+		} else if (s[i] == '\0') {
+			/* RFC 8259 7: control characters are escaped. */
+			errf(err, errlen, "bad JSON at column %zu: a NUL byte",
+			    i + 1);
+			return NULL;
+		} else if (in_string && s[i] == '\\' && i + 1 < n) {
 			if (s[i + 1] == 'u' && n - i >= 6 &&
 			    memcmp(s + i + 2, "0000", 4) == 0) {
 				errf(err, errlen,

@@ -294,24 +294,54 @@ ce_get_string(const CloudEvent *ev, const char *name)
 	}
 }
 
+static CEValue *new_value(struct arena *, CEAttr *, ce_type);
+
 /* Add or replace attribute name; the caller fills in the value. */
 CEValue *
 ce_put(struct arena *a, CloudEvent *ev, const char *name, ce_type t)
 {
-	CEAttr *e = find(ev, name), **attrs;
+	CEAttr *e = find(ev, name);
+
+	if (e == NULL)
+		return ce_append(a, ev, name, t);
+	return new_value(a, e, t);
+}
+
+/*
+ * A new attribute whose name the event does not have yet (the caller
+ * knows: no lookup).  The array grows geometrically in the arena, so
+ * that n appends cost O(n) time and memory (issue 19: one copy per
+ * attribute made 40000 of them take 6 GB).
+ */
+CEValue *
+ce_append(struct arena *a, CloudEvent *ev, const char *name, ce_type t)
+{
+	size_t n = ev->n_attributes, cap;
+	CEAttr *e, **attrs;
+
+	if (ev->attributes == NULL || ev->attributes != a->grown ||
+	    ev != a->grown_owner || n == a->grown_cap) {
+		cap = n < 4 ? 8 : 2 * n;
+		attrs = arena_alloc(a, cap * sizeof(*attrs));
+		if (n > 0)
+			memcpy(attrs, ev->attributes, n * sizeof(*attrs));
+		ev->attributes = attrs;
+		a->grown = attrs;
+		a->grown_owner = ev;
+		a->grown_cap = cap;
+	}
+	e = arena_alloc(a, sizeof(*e));
+	io__cloudevents__v1__cloud_event__attributes_entry__init(e);
+	e->key = arena_strdup(a, name);
+	ev->attributes[ev->n_attributes++] = e;
+	return new_value(a, e, t);
+}
+
+static CEValue *
+new_value(struct arena *a, CEAttr *e, ce_type t)
+{
 	CEValue *v;
 
-	if (e == NULL) {
-		attrs = arena_alloc(a, (ev->n_attributes + 1) * sizeof(*attrs));
-		if (ev->n_attributes > 0)
-			memcpy(attrs, ev->attributes,
-			    ev->n_attributes * sizeof(*attrs));
-		e = arena_alloc(a, sizeof(*e));
-		io__cloudevents__v1__cloud_event__attributes_entry__init(e);
-		e->key = arena_strdup(a, name);
-		attrs[ev->n_attributes++] = e;
-		ev->attributes = attrs;
-	}
 	v = arena_alloc(a, sizeof(*v));
 	io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(v);
 	v->attr_case = t;

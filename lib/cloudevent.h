@@ -52,6 +52,7 @@ CloudEvent *ce_from_message(struct arena *, const ProtobufCMessage *,
 const CEValue *ce_get(const CloudEvent *, const char *);
 const char *ce_get_string(const CloudEvent *, const char *);
 CEValue *ce_put(struct arena *, CloudEvent *, const char *, ce_type);
+CEValue *ce_append(struct arena *, CloudEvent *, const char *, ce_type);
 void ce_put_string(struct arena *, CloudEvent *, const char *, const char *);
 void ce_put_uri(struct arena *, CloudEvent *, const char *, const char *);
 void ce_put_uri_ref(struct arena *, CloudEvent *, const char *, const char *);

@@ -102,6 +102,9 @@ struct jparse {
 static int
 jfail(struct jparse *j, const char *why)
 {
+	/* A raw NUL is never JSON, wherever it is: say so, not the symptom. */
+	if (j->p < j->end && *j->p == '\0')
+		why = "a NUL byte";
 	return errf(j->err, j->errlen, "bad JSON at column %zu: %s",
 	    (size_t)(j->p - j->s) + 1, why);
 }
@@ -181,7 +184,7 @@ jstring(struct jparse *j, const char **out, size_t *outlen)
 		if ((unsigned char)*q < 0x20) {
 			j->p = q;
 			return jfail(j,
-			    *q == '\0' ? "NUL in a string is not supported" :
+			    *q == '\0' ? "a NUL byte" :
 					 "control character in a string");
 		}
 		if (*q == '\\') {

@@ -189,7 +189,7 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@
     "".join(",\"%s\":\"v\"" % n for n in sorted("a%d" % i for i in range(40000))) + "}")' > in.jsonl
 	# Before: 6 GB and minutes (each attribute copied the array so far).
 	SECONDS=0
-	read -r st kib < <(peak_rss_kib evcat -ef in.jsonl)
+	read -r st kib < <(peak_rss_kib evcat -e in.jsonl)
 	echo "encode: status $st, peak RSS $kib KiB, $SECONDS s"
 	[ "$st" -eq 0 ] && [ "$kib" -lt $((100 * 1024)) ]
 	mv out big.bin
