@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exitcode.h"
 #include "log.h"
 #include "loop.h"
 #include "secret.h"
@@ -72,13 +73,24 @@ notify_fired(struct loop_timer *lt)
 		t->on_change(t->change_ctx);
 }
 
+static void learn(struct token *);
+
+/*
+ * The token state of s, made at its first use.  It points back at s, so
+ * s must not be copied after that: options structs are copied into their
+ * tools' state before the loop runs, and a copy made later would keep a
+ * value that the next renewal frees.
+ */
 static struct token *
 token_of(struct secret *s)
 {
 	struct token *t;
 
-	if (s->tok != NULL)
+	if (s->tok != NULL) {
+		if (s->tok->s != s)
+			die(EXIT_INTERNAL, "%s: used through a copy", s->what);
 		return s->tok;
+	}
 	t = xcalloc(1, sizeof(*t));
 	t->s = s;
 	t->exp_ms = -1;
@@ -86,17 +98,18 @@ token_of(struct secret *s)
 	loop_timer_init(&t->reap, reap_fired, t);
 	loop_timer_init(&t->notify, notify_fired, t);
 	s->tok = t;
+	if (s->value != NULL)
+		learn(t);
 	return t;
 }
 
-void
-token_took(struct secret *s, bool changed)
+/* A new value: its lifetime, and when to renew it. */
+static void
+learn(struct token *t)
 {
-	struct token *t = token_of(s);
+	struct secret *s = t->s;
 	int64_t exp, iat, now = wall_ms();
 
-	if (!changed)
-		return;
 	t->generation++;
 	/* A lifetime from iat to exp; without iat, from now.  An iat after
 	 * exp, or in our future, says nothing we can use. */
@@ -113,6 +126,17 @@ token_took(struct secret *s, bool changed)
 		t->failures = 1; /* expired already: try again, not at once */
 	}
 	arm(t);
+}
+
+void
+token_took(struct secret *s, bool changed)
+{
+	struct token *t = s->tok;
+
+	/* Before its first use (loading at start-up), token_of learns it. */
+	if (t == NULL || !changed)
+		return;
+	learn(t);
 	if (t->on_change != NULL)
 		loop_timer_in(&t->notify, 0);
 }

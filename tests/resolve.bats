@@ -1090,10 +1090,11 @@ while i < len(data):
     sys.stdout.buffer.write(data[i:j + n]); sys.stdout.flush()
     i = j + n
     time.sleep(0.15)' all.bin |
-	    resolve --api axway --central "$CENTRAL" --tenant org1 \
+	    { resolve --api axway --central "$CENTRAL" --tenant org1 \
 		--token-command "echo >> runs; sleep 0.3; $PYTHON3 $PEERS/mkjwt.py 3" \
-		> out.bin 2> err
+		> out.bin 2> err; echo $? > status; }
 	cat err
+	[ "$(cat status)" -eq 0 ]
 	# renewed in the background, not once per GET (40)
 	echo "token command ran $(wc -l < runs) times"
 	[ "$(wc -l < runs)" -le 10 ]

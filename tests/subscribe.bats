@@ -397,6 +397,53 @@ axway() {
 	violations
 }
 
+@test "engflow: SIGTERM with acks that never come: waits --ack-deadline, says so, exits 0 in time" {
+	queue q --count 50
+	mkfifo acks
+	# nobody writes the ids back; after 50 events it is held back (30 s
+	# is the shortest deadline the queue takes)
+	bgsub sub --ack-from acks --ack-deadline 30s --max-pending 50 \
+	    -c 1000
+	got_50() { [ "$(indexes sub.out 2>/dev/null | wc -l)" -eq 50 ]; }
+	wait_for got_50
+	SECONDS=0
+	kill -TERM "$sub_pid"
+	st=0
+	wait "$sub_pid" || st=$?
+	took=$SECONDS
+	cat sub.err
+	[ "$st" -eq 0 ]
+	[ "$took" -ge 29 ] && [ "$took" -le 40 ]
+	grep -q '^subscribe: stopping: waiting up to 30s for 50 acknowledgements$' sub.err
+	grep -q '^subscribe: stopping with 50 events not acknowledged; the source delivers them again$' sub.err
+}
+
+@test "engflow: --max-pending events waiting for acks are told after EVPIPE_WAIT_WARN, and when reading goes on" {
+	queue q --count 30
+	mkfifo acks
+	EVPIPE_WAIT_WARN=1 bgsub sub --ack-from acks --max-pending 10 -c 30
+	wait_for grep -q 'acknowledgements on acks (--max-pending): reading is held back' sub.err
+	# the last stage catches up: every id so far comes back
+	"$PYTHON3" -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import cloudevent_pb2
+data = open("sub.out", "rb").read()
+i = 0
+with open("acks", "w") as f:
+    while i < len(data):
+        n, s, j = 0, 0, i
+        while True:
+            b = data[j]; j += 1; n |= (b & 0x7f) << s; s += 7
+            if b < 0x80: break
+        ev = cloudevent_pb2.CloudEvent(); ev.ParseFromString(data[j:j + n])
+        f.write(ev.id + "\n")
+        i = j + n' "$PYOUT"
+	wait_for grep -q '^subscribe: acknowledgements came: reading again after [0-9.]*m\{0,1\}s$' sub.err
+	cat sub.err
+	grep -q '^subscribe: 10 events have waited [0-9.]*m\{0,1\}s for acknowledgements on acks (--max-pending): reading is held back$' sub.err
+}
+
 @test "engflow: a second SIGTERM ends subscribe at once" {
 	queue q --count 100000 --sent-file sent
 	mkfifo out.fifo
