@@ -17,6 +17,7 @@
 #include "fwdwin.h"
 #include "grpcwire.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "outbuf.h"
 #include "progress.h"
@@ -50,6 +51,7 @@ struct fwd {
 		size_t alen, acap;
 	} dead;
 	uint64_t delivered, passed, unsendable;
+	uint64_t dead_letters; /* records written to --dead-letter */
 	uint64_t undelivered; /* at the failure, in the window */
 	uint64_t unread_from; /* the first record not taken, at the failure */
 	uint64_t rest; /* records of stdin after the failure */
@@ -65,6 +67,8 @@ struct fwd {
 	int status; /* the exit status so far */
 	struct loop_timer drain, outwait, finish, abort;
 	struct progress progress; /* events delivered, at -v */
+	struct metric m_delivered, m_passed, m_unsendable, m_dead, m_window;
+	struct metric m_last;
 };
 
 static void dead_sync(struct fwd *);
@@ -151,6 +155,7 @@ fwd_delivered(struct fwd *f, struct fwd_ev *ev)
 		return;
 	ev->pass = true;
 	f->delivered++;
+	metric_set_now(&f->m_last);
 	progress_add(&f->progress, 1);
 	ltrace("record %llu delivered", (unsigned long long)ev->recno);
 	fwdwin_handled(&f->win, ev);
@@ -190,6 +195,7 @@ static void
 dead_put(struct fwd *f, struct fwd_ev *ev)
 {
 	frame_put_bytes(&f->dead.out, ev->body, ev->len);
+	f->dead_letters++;
 	fwdwin_saving(&f->win, ev);
 	dead_later(f);
 }
@@ -374,6 +380,7 @@ rest_record(
 	if (f->rest_mode != REST_SAVE)
 		return 0;
 	frame_put_bytes(&f->dead.out, body, len);
+	f->dead_letters++;
 	if (f->o.acked_to != NULL &&
 	    (ack = ce_get_string(ce, ACK_ATTR)) != NULL)
 		dead_ack(f, ack);
@@ -807,6 +814,61 @@ on_signal(int signo, void *ctx)
 
 /* ---- set-up ---------------------------------------------------------- */
 
+static double
+read_u64(struct metric *m)
+{
+	return (double)*(const uint64_t *)m->ctx;
+}
+
+/* evpipe(7), METRICS: read when shown, nothing to do per event. */
+static void
+metrics_open(struct fwd *f)
+{
+	f->m_delivered = (struct metric){ .name = "events_delivered_total",
+		.help = "Events the server acknowledged.",
+		.read = read_u64,
+		.ctx = &f->delivered };
+	f->m_passed = (struct metric){ .name = "events_passed_over_total",
+		.help = "Events the protocol sends nothing for (lifecycle "
+			"events without --lifecycle, ...), handled at once.",
+		.read = read_u64,
+		.ctx = &f->passed };
+	f->m_unsendable = (struct metric){ .name = "events_unsendable_total",
+		.help = "Well-formed events the protocol cannot deliver "
+			"(--unsendable).",
+		.read = read_u64,
+		.ctx = &f->unsendable };
+	f->m_dead = (struct metric){ .name = "dead_letters_total",
+		.help = "Records written to --dead-letter.",
+		.read = read_u64,
+		.ctx = &f->dead_letters };
+	f->m_window = (struct metric){ .name = "events_in_flight",
+		.help = "Events read and not yet handled.",
+		.type = METRIC_GAUGE,
+		.read = read_u64,
+		.ctx = &f->win.pending };
+	f->m_last = (struct metric){ .name = "last_delivery_timestamp_seconds",
+		.help = "When the server last acknowledged an event.",
+		.type = METRIC_GAUGE };
+	metric_register(&f->m_delivered);
+	metric_register(&f->m_passed);
+	metric_register(&f->m_unsendable);
+	metric_register(&f->m_dead);
+	metric_register(&f->m_window);
+	metric_register(&f->m_last);
+}
+
+static void
+metrics_close(struct fwd *f)
+{
+	metric_unregister(&f->m_delivered);
+	metric_unregister(&f->m_passed);
+	metric_unregister(&f->m_unsendable);
+	metric_unregister(&f->m_dead);
+	metric_unregister(&f->m_window);
+	metric_unregister(&f->m_last);
+}
+
 /*
  * The engine, its channel and its output files; NULL with *status (a
  * usage error for TLS settings, EXIT_IO for files) and err set.
@@ -848,6 +910,7 @@ fwd_new(const struct fwd_opts *o, int *status, char *err, size_t errlen)
 	loop_timer_init(&f->outwait, outputs_check, f);
 	loop_timer_init(&f->finish, finish_fired, f);
 	loop_timer_init(&f->abort, abort_fired, f);
+	metrics_open(f);
 	return f;
 }
 
@@ -879,6 +942,7 @@ fwd_free(struct fwd *f)
 
 	if (f == NULL)
 		return;
+	metrics_close(f);
 	/* Calls first: the channel's end must find no handler to call. */
 	if (f->t != NULL)
 		f->t->abort(f->tctx);

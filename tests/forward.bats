@@ -911,3 +911,32 @@ kill9() {
 	[ "$status" -eq 74 ]
 	[ "$output" = "forward: stdin: Is a directory" ]
 }
+
+@test "metrics: delivered, passed over, dead letters, in flight, last delivery; parsed by prometheus_client" {
+	events make --invocations 3 --events 40 > ev.bin
+	sink demo demo_sink.py
+	EVPIPE_METRICS_FILE=$PWD/ok.prom run -0 forward \
+	    --to grpc://127.0.0.1:$PORT < ev.bin
+	evcat -e "$DATA/man/events.jsonl" > two.bin
+	sink demo2 demo_sink.py --fail-first 1000 --code PERMISSION_DENIED
+	EVPIPE_METRICS_FILE=$PWD/dead.prom run -7 forward \
+	    --to grpc://127.0.0.1:$PORT --dead-letter dead.bin < two.bin
+	"$PYTHON3" - <<'PY'
+from prometheus_client.parser import text_string_to_metric_families
+def values(path):
+    v = {}
+    for fam in text_string_to_metric_families(open(path).read()):
+        for s in fam.samples:
+            if s.labels.get("tool") == "forward":
+                v[s.name] = (fam.type, s.value)
+    return v
+ok, dead = values("ok.prom"), values("dead.prom")
+assert ok["evpipe_events_delivered_total"] == ("counter", 120), ok
+assert ok["evpipe_events_in_flight"] == ("gauge", 0), ok
+assert ok["evpipe_dead_letters_total"][1] == 0, ok
+assert ok["evpipe_last_delivery_timestamp_seconds"][1] > 1.7e9, ok
+assert dead["evpipe_events_delivered_total"][1] == 0, dead
+assert dead["evpipe_dead_letters_total"][1] == 2, dead
+assert dead["evpipe_last_delivery_timestamp_seconds"][1] == 0, dead
+PY
+}
