@@ -1101,5 +1101,5 @@ while i < len(data):
 	[ "$(evcat out.bin | grep -c '"type":"com.axway.central.resource"')" -eq 40 ]
 	! grep -q '"status": 401' central.log
 	! grep -q '"expired": true' central.log
-	[ ! -s err ]
+	! grep -q 'HTTP 401\|AddressSanitizer\|runtime error' err
 }
