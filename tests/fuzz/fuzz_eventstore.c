@@ -102,9 +102,11 @@ on_end(struct esstream *es, const struct gstatus *st, void *ctx)
 {
 	struct run *r = ctx;
 
-	(void)es, (void)st;
+	(void)es;
 	if (r->ended)
 		abort(); /* on_end twice */
+	if (st->code < 0 || st->code > 16 || st->message == NULL)
+		abort(); /* not a gRPC status */
 	r->ended = true;
 	loop_quit(0);
 }
