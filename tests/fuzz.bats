@@ -28,6 +28,9 @@ replay() { # replay NAME: its seeds and regression inputs, each must pass
 	[ "${#lines[@]}" -eq "${#inputs[@]}" ]
 }
 
+@test "fuzz seeds and regressions: frames and CloudEvents" { replay frame; }
+@test "fuzz seeds and regressions: JSON lines" { replay json; }
+@test "fuzz seeds and regressions: gRPC message framing" { replay grpcwire; }
 @test "fuzz seeds and regressions: pack file" { replay pack; }
 @test "fuzz seeds and regressions: durations, targets, RFC 3339" { replay scalars; }
 @test "fuzz seeds and regressions: Axway harvester pages" { replay harvester; }
