@@ -110,8 +110,8 @@ static const struct clitab options[] = {
 	    "generic: the request, protobuf bytes" },
 	{ "retries", OPT_RETRIES, "N",
 	    "give up after N failed attempts in a row" },
-	{ "since", OPT_SINCE, "ID",
-	    NULL }, /* 0.1's --after; --since is a time */
+	/* evpipe 0.1's --after; elsewhere --since is a time. */
+	{ "since", OPT_SINCE, "ID", NULL },
 	{ "state", OPT_STATE, "FILE",
 	    "Axway: keep the last sequence id written in FILE" },
 	{ "tenant", OPT_TENANT, "ID", "Axway: the organization id" },
@@ -127,7 +127,8 @@ static const struct clitab options[] = {
 	{ "token-file", OPT_TOKEN_FILE, "FILE",
 	    "the token is in FILE (read again on change)" },
 	{ "topic", OPT_TOPIC, "LINK", "Axway: the watch topic's self link" },
-	{ "type", OPT_TYPE, "NAME", NULL }, /* 0.1's --message-type */
+	/* evpipe 0.1's --message-type; elsewhere --type is a CloudEvent's. */
+	{ "type", OPT_TYPE, "NAME", NULL },
 	{ "verbose", 'v', NULL, "print more (repeatable)" },
 	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
 	{ NULL, 0, NULL, NULL },

@@ -17,11 +17,16 @@ static const struct {
 	const char *name;
 	uint64_t ns;
 } units[] = {
-	{ "ns", 1 }, { "us", NS_US },
+	{ "ns", 1 },
+	{ "us", NS_US },
 	{ "\xc2\xb5s", NS_US }, /* U+00B5 micro sign */
 	{ "\xce\xbcs", NS_US }, /* U+03BC Greek small letter mu */
-	{ "ms", NS_MS }, { "s", NS_S }, { "m", NS_M }, { "h", NS_H },
-	{ "d", NS_D }, /* options only: Go has no day */
+	{ "ms", NS_MS },
+	{ "s", NS_S },
+	{ "m", NS_M },
+	{ "h", NS_H },
+	/* Last: for options only, as Go has no day. */
+	{ "d", NS_D },
 };
 
 /*
