@@ -85,6 +85,13 @@ kind() {
 		seen[$short]=$long where[$short]=$tool
 	done < <(options)
 	[ "$bad" -eq 0 ]
+	# evpipe.7 names each exception.
+	for e in $except; do
+		t=${e%%-?-*} x=${e#"$t"-} x=${x%%-*}
+		echo "exception: $t -$x"
+		sed -n '/^\.Sh OPTIONS CONVENTIONS/,/^\.Sh [^O]/p' \
+		    "$EVPIPE_SRCDIR/man/evpipe.7" | grep -qx "\.Nm $t Fl $x.*"
+	done
 	# The table evpipe.7 gives.
 	for pair in b:batch c:count f:force H:header h:help m:max-record \
 	    n:dry-run p:protocol q:quiet t:to v:verbose w:window; do
