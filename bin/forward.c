@@ -117,8 +117,9 @@ duration(const char *opt, const char *s)
 	int64_t ms;
 
 	if (duration_ms(s, &ms) < 0)
-		cli_usage(synopsis, "--%s %s: not a duration like 30s or 50ms",
-		    opt, s);
+		cli_usage(synopsis,
+		    "--%s %s: not a duration such as 30, 30s, 1m or 1d", opt,
+		    s);
 	return ms;
 }
 

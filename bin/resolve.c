@@ -23,7 +23,7 @@
 #include "resolve.h"
 
 static const char synopsis[] =
-    "usage: resolve [-qv] [-m size] [--api name] [--endpoint url] "
+    "usage: resolve [-qv] [-m size] [--api api] [--endpoint url] "
     "[--central url] [--tenant id] [option ...]\n";
 
 enum {
@@ -54,7 +54,7 @@ enum {
 
 /* Sorted by long name; the manual lists the same. */
 static const struct clitab options[] = {
-	{ "api", OPT_API, "NAME", "engflow (the default) or axway" },
+	{ "api", OPT_API, "API", "engflow (the default) or axway" },
 	{ "auth-header", OPT_AUTH_HEADER, "KIND",
 	    "engflow (x-engflow-auth-*, the default) or bearer" },
 	{ "buffer", OPT_BUFFER, "SIZE",
@@ -210,8 +210,12 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 			    "--dedupe-window", optarg, 0, 100000000);
 			break;
 		case OPT_DRAIN_TIMEOUT:
-			if (duration_ms(optarg, &ms) < 0 || ms < 0 ||
-			    ms > 86400000)
+			if (duration_option(optarg, &ms) < 0)
+				cli_usage(synopsis,
+				    "--drain-timeout %s: not a duration such "
+				    "as 30, 30s, 1m or 1d",
+				    optarg);
+			if (duration_ms(optarg, &ms) < 0 || ms > 86400000)
 				cli_usage(synopsis,
 				    "--drain-timeout %s: not a time from 0s "
 				    "to a day",

@@ -66,6 +66,7 @@ static const struct clitab options[] = {
 	    "EngFlow: acknowledgement deadline, 30s to 300s" },
 	{ "ack-from", OPT_ACK_FROM, "FIFO",
 	    "ack an event once its id comes back here" },
+	{ "after", OPT_SINCE, "ID", "Axway: start after this sequence id" },
 	{ "api", OPT_API, "API", "engflow, axway or generic" },
 	{ "auth-header", OPT_AUTH_HEADER, "KIND",
 	    "engflow (x-engflow-auth-*) or bearer" },
@@ -91,6 +92,8 @@ static const struct clitab options[] = {
 	{ "key", OPT_KEY, "FILE", "the private key of --cert" },
 	{ "max-pending", OPT_MAX_PENDING, "N",
 	    "events taken but not yet acked (default 1000)" },
+	{ "message-type", OPT_TYPE, "NAME",
+	    "generic: the replies' message type" },
 	{ "method", OPT_METHOD, "PATH",
 	    "generic: the method, /package.Service/Method" },
 	{ "notification_queue_endpoint", OPT_ENDPOINT, "URL",
@@ -107,7 +110,8 @@ static const struct clitab options[] = {
 	    "generic: the request, protobuf bytes" },
 	{ "retries", OPT_RETRIES, "N",
 	    "give up after N failed attempts in a row" },
-	{ "since", OPT_SINCE, "ID", "Axway: start after this sequence id" },
+	/* evpipe 0.1's --after; elsewhere --since is a time. */
+	{ "since", OPT_SINCE, "ID", NULL },
 	{ "state", OPT_STATE, "FILE",
 	    "Axway: keep the last sequence id written in FILE" },
 	{ "tenant", OPT_TENANT, "ID", "Axway: the organization id" },
@@ -123,7 +127,8 @@ static const struct clitab options[] = {
 	{ "token-file", OPT_TOKEN_FILE, "FILE",
 	    "the token is in FILE (read again on change)" },
 	{ "topic", OPT_TOPIC, "LINK", "Axway: the watch topic's self link" },
-	{ "type", OPT_TYPE, "NAME", "generic: the replies' message type" },
+	/* evpipe 0.1's --message-type; elsewhere --type is a CloudEvent's. */
+	{ "type", OPT_TYPE, "NAME", NULL },
 	{ "verbose", 'v', NULL, "print more (repeatable)" },
 	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
 	{ NULL, 0, NULL, NULL },
@@ -135,7 +140,11 @@ parse_time(const char *opt, const char *s, int64_t min, int64_t max)
 {
 	int64_t v;
 
-	if (duration_ms(s, &v) < 0 || v < min || v > max)
+	if (duration_option(s, &v) < 0)
+		cli_usage(synopsis,
+		    "--%s %s: not a duration such as 30, 30s, 1m or 1d", opt,
+		    s);
+	if (duration_ms(s, &v) < 0 || v < min || v > max) /* past a year */
 		cli_usage(synopsis, "--%s %s: not a time from %s to %s", opt, s,
 		    min < 1000	     ? "1ms" :
 			min == 30000 ? "30s" :
@@ -215,11 +224,11 @@ check(struct sub_opts *o, const char *api, bool page_size_given)
 	only_for(o, o->tenant != NULL, "tenant", SUB_API_AXWAY);
 	only_for(o, o->harvester != NULL, "harvester", SUB_API_AXWAY);
 	only_for(o, o->state != NULL, "state", SUB_API_AXWAY);
-	only_for(o, o->since >= 0, "since", SUB_API_AXWAY);
+	only_for(o, o->since >= 0, "after", SUB_API_AXWAY);
 	only_for(o, page_size_given, "page-size", SUB_API_AXWAY);
 	only_for(o, o->method != NULL, "method", SUB_API_GENERIC);
 	only_for(o, o->request_file != NULL, "request-file", SUB_API_GENERIC);
-	only_for(o, o->type != NULL, "type", SUB_API_GENERIC);
+	only_for(o, o->type != NULL, "message-type", SUB_API_GENERIC);
 
 	switch (o->api) {
 	case SUB_API_ENGFLOW:
@@ -390,7 +399,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_SINCE:
 			o.since = (int64_t)parse_uint(
-			    "since", optarg, 0, INT64_MAX);
+			    "after", optarg, 0, INT64_MAX);
 			break;
 		case OPT_STATE:
 			o.state = optarg;

@@ -11,6 +11,7 @@
 #define NS_S (1000 * NS_MS)
 #define NS_M (60 * NS_S)
 #define NS_H (60 * NS_M)
+#define NS_D (24 * NS_H)
 
 static const struct {
 	const char *name;
@@ -24,16 +25,19 @@ static const struct {
 	{ "s", NS_S },
 	{ "m", NS_M },
 	{ "h", NS_H },
+	/* Last: for options only, as Go has no day. */
+	{ "d", NS_D },
 };
 
 /*
  * Parse s as Go's time.ParseDuration does, with the same limits: each
- * term and the sum must fit in 63 bits (-2^63 ns is allowed).  Returns
- * 0, or -1 when s is not a duration.
+ * term and the sum must fit in 63 bits (-2^63 ns is allowed); with days,
+ * "d" (24h) is a unit too.  Returns 0, or -1 when s is not a duration.
  */
-int
-duration_parse(const char *s, int64_t *out)
+static int
+parse(const char *s, int64_t *out, bool days)
 {
+	const size_t nunits = sizeof(units) / sizeof(units[0]) - !days;
 	const uint64_t limit = (uint64_t)1 << 63;
 	uint64_t total = 0, v, f, unit;
 	double scale;
@@ -82,11 +86,11 @@ duration_parse(const char *s, int64_t *out)
 		     s++)
 			;
 		ulen = (size_t)(s - u);
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		for (i = 0; i < nunits; i++)
 			if (strlen(units[i].name) == ulen &&
 			    memcmp(units[i].name, u, ulen) == 0)
 				break;
-		if (i == sizeof(units) / sizeof(units[0]))
+		if (i == nunits)
 			return -1; /* missing or unknown unit */
 		unit = units[i].ns;
 		if (v > limit / unit)
@@ -106,6 +110,12 @@ duration_parse(const char *s, int64_t *out)
 		return -1;
 	*out = neg ? (int64_t)(0 - total) : (int64_t)total;
 	return 0;
+}
+
+int
+duration_parse(const char *s, int64_t *out)
+{
+	return parse(s, out, false);
 }
 
 /* Write d into buf as Go's Duration.String() does: "1h30m0s", "1.5s",
@@ -183,13 +193,14 @@ duration_string(char *buf, int64_t d)
 	return snprintf(buf, DURATION_MAX, "%s", w);
 }
 
-/* Options: "50ms", "1m30s", "1.5h", or a bare number of seconds. */
+/*
+ * Every duration option: "50ms", "1m30s", "1.5h", "1d", or a bare number
+ * of seconds ("30", "0.5"); never negative.
+ */
 int
-duration_ms(const char *s, int64_t *out)
+duration_option(const char *s, int64_t *out)
 {
-	const int64_t year = 366LL * 24 * 3600 * 1000000000;
 	char buf[64];
-	int64_t ns;
 
 	if (!(*s == '.' || (*s >= '0' && *s <= '9')))
 		return -1;
@@ -198,7 +209,16 @@ duration_ms(const char *s, int64_t *out)
 			return -1;
 		s = buf;
 	}
-	if (duration_parse(s, &ns) < 0 || ns < 0 || ns > year)
+	return parse(s, out, true);
+}
+
+int
+duration_ms(const char *s, int64_t *out)
+{
+	const int64_t year = 366 * (int64_t)NS_D;
+	int64_t ns;
+
+	if (duration_option(s, &ns) < 0 || ns > year)
 		return -1;
 	*out = ns / 1000000;
 	return 0;

@@ -17,6 +17,12 @@ int duration_parse(const char *, int64_t *);
 int duration_string(char *, int64_t);
 
 /*
+ * The one syntax of every duration option (evpipe.7, OPTIONS
+ * CONVENTIONS): the above plus "d" (24h), and a bare number is seconds
+ * ("30" is 30s).  Never negative; nanoseconds.
+ */
+int duration_option(const char *, int64_t *);
+/*
  * For options: milliseconds (rounded down) of a duration that is not
  * negative and at most a year; a bare number is seconds ("2" is 2s).
  */

@@ -65,3 +65,57 @@ help_options() {
 	[ "$status" -eq 0 ]
 	[[ "$output" != "0 examples"* ]]
 }
+
+@test "groff, as Debian's man renders them, finds nothing to warn about" {
+	command -v groff >/dev/null || skip "no groff"
+	for p in "$MAN"/*.1 "$MAN"/*.7; do
+		run groff -mandoc -Tutf8 -ww -z "$p"
+		echo "$output"
+		[ "$status" -eq 0 ] && [ -z "$output" ]
+	done
+}
+
+@test "groff renders each line of a list as one line, not a column of words" {
+	command -v groff >/dev/null || skip "no groff"
+	# A table whose cells groff cannot lay out leaves lines of one
+	# word far to the right; nothing we write looks like that.
+	for p in "$MAN"/*.1 "$MAN"/*.7; do
+		run sh -c 'groff -mandoc -Tutf8 "$1" 2>/dev/null |
+		    sed "s/.\x08//g" | grep -E "^ {40,}[^ ]+$"' sh "$p"
+		echo "$p: $output"
+		[ "$status" -ne 0 ]
+	done
+}
+
+@test "every page says which evpipe it documents" {
+	version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
+	    "$EVPIPE_BUILDDIR/config.h")
+	[ -n "$version" ]
+	for p in "$MAN"/*.1 "$MAN"/*.7; do
+		echo "$p: $(sed -n '/^\.Os/p' "$p")"
+		[ "$(sed -n '/^\.Os/p' "$p")" = ".Os evpipe $version" ]
+		"$MANDOC" -Tascii "$p" | tail -1 | grep -q "^evpipe $version "
+	done
+}
+
+@test "the files the EXAMPLES read are installed and named in FILES" {
+	examples=/usr/local/share/evpipe/examples
+	for f in "$DATA"/man/*; do
+		grep -q "tests/data/man/${f##*/}" "$EVPIPE_SRCDIR/Makefile.am"
+	done
+	for p in "$MAN"/*.1 "$MAN"/*.7; do
+		grep -q '^\$ ' <(sed -n '/^\.Sh EXAMPLES/,/^\.Sh [^E]/p' "$p") ||
+		    continue
+		files=$(sed -n '/^\.Sh FILES/,/^\.Sh /p' "$p")
+		echo "$p"
+		grep -qx "\.It Pa $examples" <<<"$files"
+		for f in "$DATA"/man/*; do
+			f=${f##*/}
+			if sed -n '/^\.Sh EXAMPLES/,/^\.Sh [^E]/p' "$p" |
+			    grep '^\$ ' | grep -qw -- "$f"; then
+				echo "  $f"
+				grep -qx "\.Pa $f.*" <<<"$files"
+			fi
+		done
+	done
+}

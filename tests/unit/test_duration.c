@@ -52,9 +52,16 @@ test_ms(void)
 		{ "999999ns", 0 },
 		{ "1h1m1s1ms", 3661001 },
 		{ "8784h", 8784LL * 3600000 },
+		{ "1d", 86400000 },
+		{ "1d12h", 129600000 },
+		{ "1.5d", 129600000 },
+		{ "366d", 366LL * 86400000 },
+		{ "30", 30000 },
+		{ "1m", 60000 },
 	};
 	static const char *bad[] = { "", "s", "ms", "-1s", "+1s", "1x", "1s2",
-		"1e3s", "0x10s", ".s", "1..2s", "1 s", "9999h", "8784h1ns" };
+		"1e3s", "0x10s", ".s", "1..2s", "1 s", "9999h", "8784h1ns",
+		"367d", "1dd", "d", "1D", "-1d" };
 	int64_t ms;
 	size_t i;
 
@@ -68,6 +75,19 @@ test_ms(void)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(duration_ms(bad[i], &ms) == -1, "\"%s\" refused", bad[i]);
+	/* Beyond duration_ms's year: --retention 400d. */
+	ok(duration_option("400d", &ms) == 0 &&
+		ms == 400LL * 86400 * 1000000000,
+	    "duration_option: 400d");
+	ok(duration_option("24", &ms) == 0 && ms == 24LL * 1000000000,
+	    "duration_option: 24 is 24s");
+	ok(duration_option("1d", &ms) == 0 && ms == 86400LL * 1000000000,
+	    "duration_option: 1d");
+	ok(duration_option("-1", &ms) == -1, "duration_option: -1 refused");
+	ok(duration_option("107000d", &ms) == -1,
+	    "duration_option: past 63 bits refused");
+	/* Go has no day: the configuration's syntax stays Go's. */
+	ok(duration_parse("1d", &ms) == -1, "duration_parse: 1d refused");
 	{
 		char buf[32];
 
