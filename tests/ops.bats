@@ -182,9 +182,14 @@ for i in range(4000):
 	    evcat -e > many.pb
 	EVPIPE_WAIT_WARN=1 EVPIPE_LOG_FORMAT=level \
 	    store put --tee -d db.sqlite < many.pb 2> err |
-	    { sleep 3; cat > out.pb; }
+	    { # the reader starts once the stall was told (at most 30 s)
+	      for i in $(seq 300); do
+	        grep -q 'holding the input back' err && break
+	        sleep 0.1
+	      done
+	      cat > out.pb; }
 	cat err
-	grep -q '^store: warning: stdout: the reader has taken nothing for [0-9]s; holding the input back$' err
-	grep -q '^store: notice: stdout: the reader takes records again, after [0-9]s$' err
+	grep -q '^store: warning: stdout: the reader has taken nothing for [0-9.]*s; holding the input back$' err
+	grep -q '^store: notice: stdout: the reader takes records again, after [0-9.]*s$' err
 	cmp many.pb out.pb
 }
