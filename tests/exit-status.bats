@@ -86,7 +86,11 @@ required() {
 	/^\.El/ { if (--depth == 0) flush(); next }
 	depth == 1 && /^\.It / {
 		flush()
-		head = substr($0, 5)
+		head = " " substr($0, 5) " "
+		# mdoc macros around the numbers (Sy 64, 1 Ns \(en Ns 16)
+		while (gsub(/ [A-Z][a-z][a-z]? /, " ", head))
+			;
+		gsub(/^ +| +$/, "", head)
 		if (head !~ /^[0-9][0-9 ,\\(en–-]*$/)
 			printf "unparsed: %s\n", $0
 		next
@@ -175,7 +179,7 @@ pages() {
 	.Fl \-retries 3 .
 	.It 1\(en16
 	The call's status (5 NOT_FOUND, or 7 when 403 and 200 were said).
-	.It 2 , 4
+	.It Sy 2 , 4
 	Either.
 	.It 64
 	.Bl -bullet
