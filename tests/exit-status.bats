@@ -100,7 +100,8 @@ required() {
 }
 
 # tags: "TOOL STATUS FILE:LINE" for every exit-status line of tests/*.bats,
-# and "outside FILE:LINE" for one outside a test's body.
+# "outside FILE:LINE: ..." for one outside a test's body (a helper
+# function's is not seen to be run) and "malformed FILE:LINE: ...".
 tags() {
 	awk '
 	FNR == 1 { intest = 0 }
@@ -108,8 +109,10 @@ tags() {
 	/^}/ { intest = 0 }
 	/^[ \t]*# exit-status:/ {
 		f = FILENAME; sub(/.*\//, "", f)
-		if (!intest || NF != 4)
+		if (!intest)
 			print "outside " f ":" FNR ": " $0
+		else if (NF != 4 || $4 !~ /^[0-9]+$/)
+			print "malformed " f ":" FNR ": " $0
 		else
 			print $3, $4, f ":" FNR
 	}' "$TESTS"/*.bats
@@ -132,6 +135,8 @@ unchecked_tags() {
 	/^}/ { if (intest) check(); intest = 0 }
 	!intest { next }
 	/^[ \t]*# exit-status:/ {
+		if (NF != 4 || $4 !~ /^[0-9]+$/)
+			next	# malformed: told by tags
 		ntag++
 		tool[ntag] = $3
 		tag[ntag] = $4
@@ -231,9 +236,9 @@ $page $st"
 @test "every tag is in a test's body, names a page's status, and the test shows it" {
 	local t page st where bad=
 	t=$(tags)
-	bad=$(grep '^outside ' <<< "$t" || true)
+	bad=$(grep -E '^(outside|malformed) ' <<< "$t" || true)
 	while read -r page st where; do
-		[ -z "$page" ] || [ "$page" = outside ] && continue
+		case $page in '' | outside | malformed) continue ;; esac
 		if [ ! -f "$MAN/$page.1" ]; then
 			bad="$bad
 $where: no page man/$page.1"
