@@ -68,6 +68,7 @@ setup() {
 }
 
 @test "a truncated length prefix is an error naming the record and offset" {
+	# exit-status: evcat 65
 	evcat -e "$DATA/events.jsonl" > ev.bin
 	size=$(stat -c %s ev.bin)
 	printf '\x80' >> ev.bin
@@ -219,6 +220,7 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@
 }
 
 @test "out of memory is exit 70 with one line" {
+	# exit-status: evcat 70
 	# A line of 64M asks for a buffer of that size: refused by the
 	# address-space limit (plain) or by the allocator's (sanitizers).
 	head -c $((64 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > in.jsonl
@@ -246,6 +248,7 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@
 }
 
 @test "writing to /dev/full exits 74" {
+	# exit-status: evcat 74
 	evcat -e "$DATA/events.jsonl" > ev.bin
 	run --separate-stderr bash -c 'evcat ev.bin > /dev/full'
 	[ "$status" -eq 74 ]
@@ -255,6 +258,7 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@
 }
 
 @test "a reader that goes away is a quiet stop" {
+	# exit-status: evcat 0
 	awk 'BEGIN { for (i = 1; i <= 20000; i++)
 	    printf "{\"specversion\":\"1.0\",\"id\":\"%d\",\"source\":\"/\",\"type\":\"t\"}\n", i }' > in.jsonl
 	evcat -e < in.jsonl > in.bin
@@ -289,6 +293,8 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@
 }
 
 @test "bad options and arguments exit 64 with the synopsis" {
+	# exit-status: evcat 64
+	# exit-status: evcat 74
 	run --separate-stderr evcat -x
 	[ "$status" -eq 64 ]
 	[ "${stderr_lines[0]}" = "evcat: unknown option -x" ]

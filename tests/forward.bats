@@ -824,13 +824,30 @@ kill9() {
 # ---- every exit status of forward(1), by a real failure ------------------
 
 @test "exit statuses 1-16: the sink answering each failing status" {
+	# exit-status: forward 1
+	# exit-status: forward 2
+	# exit-status: forward 3
+	# exit-status: forward 4
+	# exit-status: forward 5
+	# exit-status: forward 6
+	# exit-status: forward 7
+	# exit-status: forward 8
+	# exit-status: forward 9
+	# exit-status: forward 10
+	# exit-status: forward 11
+	# exit-status: forward 12
+	# exit-status: forward 13
+	# exit-status: forward 14
+	# exit-status: forward 15
+	# exit-status: forward 16
 	sink demo demo_sink.py --fail-by-id
-	codes="CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND
-	    ALREADY_EXISTS PERMISSION_DENIED RESOURCE_EXHAUSTED
-	    FAILED_PRECONDITION ABORTED OUT_OF_RANGE UNIMPLEMENTED INTERNAL
-	    UNAVAILABLE DATA_LOSS UNAUTHENTICATED"
-	want=1
-	for code in $codes; do
+	# the retried ones (2, 4, 8, 10, 13, 14) once --retries is used up
+	for pair in CANCELLED:1 UNKNOWN:2 INVALID_ARGUMENT:3 \
+	    DEADLINE_EXCEEDED:4 NOT_FOUND:5 ALREADY_EXISTS:6 \
+	    PERMISSION_DENIED:7 RESOURCE_EXHAUSTED:8 FAILED_PRECONDITION:9 \
+	    ABORTED:10 OUT_OF_RANGE:11 UNIMPLEMENTED:12 INTERNAL:13 \
+	    UNAVAILABLE:14 DATA_LOSS:15 UNAUTHENTICATED:16; do
+		code=${pair%:*} want=${pair#*:}
 		printf '{"specversion":"1.0","id":"%s","source":"/s","type":"t","data":"x"}\n' \
 		    "$code" | evcat -e > ev.bin
 		run forward --to grpc://127.0.0.1:$PORT --retries 1 \
@@ -840,7 +857,6 @@ kill9() {
 		[ "$status" -eq "$want" ]
 		[[ "${lines[0]}" == "forward: grpc://127.0.0.1:$PORT: /com.engflow.notificationqueue.demoserver.Forwarding/ForwardStream: $code: failing with $code by its id" ]]
 		cmp ev.bin "dead-$code.bin"
-		want=$((want + 1))
 	done
 	# DEADLINE_EXCEEDED of our own --timeout
 	ack make 1 > ev.bin
@@ -856,6 +872,12 @@ kill9() {
 }
 
 @test "exit statuses 0, 64, 65, 69, 70, 74: by real failures, without a crash" {
+	# exit-status: forward 0
+	# exit-status: forward 64
+	# exit-status: forward 65
+	# exit-status: forward 69
+	# exit-status: forward 70
+	# exit-status: forward 74
 	evcat -e "$DATA/man/events.jsonl" > ev.bin
 	sink demo demo_sink.py
 	run forward --to grpc://127.0.0.1:$PORT < ev.bin
@@ -887,7 +909,8 @@ kill9() {
 	fi
 	echo "$output"
 	[ "$status" -eq 70 ]
-	[[ "$output" == *"forward: out of memory"* ]]
+	# ASan says so too when an allocation is refused; that line is its own
+	[ "$(grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate' <<< "$output")" = "forward: out of memory" ]
 	# 74: stdout, with --tee and with --dry-run, for every protocol
 	run bash -c "forward --to grpc://127.0.0.1:$PORT --tee < ev.bin > /dev/full"
 	no_crash

@@ -204,6 +204,7 @@ axway() {
 }
 
 @test "unreachable endpoint: retried with backoff; --retries gives up with 69" {
+	# exit-status: subscribe 69
 	run -69 subscribe --endpoint grpc://127.0.0.1:1 --queue q --retries 3
 	echo "$output"
 	[ "${#lines[@]}" -eq 2 ]
@@ -221,6 +222,7 @@ axway() {
 	    --queue q --idle-timeout 1s
 	echo "$stderr"
 	[[ "$stderr" == *"grpc://127.0.0.1:1: no event for 1000 ms, and never connected: queue q: UNAVAILABLE: "*"Connection refused" ]]
+	sane
 }
 
 # --- EngFlow notification queue -------------------------------------------
@@ -273,6 +275,7 @@ axway() {
 }
 
 @test "engflow: a rejected token ends with 16 and the server's reason" {
+	# exit-status: subscribe 16
 	echo good > srv.tok
 	queue q --count 3 --token-file srv.tok
 	echo bad > cli.tok
@@ -283,6 +286,7 @@ axway() {
 }
 
 @test "engflow: an expired JWT ends with 16 before connecting" {
+	# exit-status: subscribe 16
 	jwt -60 > cli.tok
 	run -16 --separate-stderr subscribe --endpoint grpc://127.0.0.1:1 \
 	    --queue q --token-file cli.tok
@@ -399,6 +403,7 @@ axway() {
 }
 
 @test "engflow: SIGTERM with acks that never come: waits --ack-deadline, says so, exits 0 in time" {
+	# exit-status: subscribe 0
 	queue q --count 50
 	mkfifo acks
 	# nobody writes the ids back; after 50 events it is held back (30 s
@@ -417,6 +422,7 @@ axway() {
 	[ "$took" -ge 29 ] && [ "$took" -le 40 ]
 	grep -q '^subscribe: stopping: waiting up to 30s for 50 acknowledgements$' sub.err
 	grep -q '^subscribe: stopping with 50 events not acknowledged; the source delivers them again$' sub.err
+	[ -z "$(grep -E 'Sanitizer|runtime error' sub.err)" ]
 }
 
 @test "engflow: --max-pending events waiting for acks are told after EVPIPE_WAIT_WARN, and when reading goes on" {
@@ -465,6 +471,7 @@ with open("acks", "w") as f:
 }
 
 @test "engflow: a reader that goes away ends subscribe quietly" {
+	# exit-status: subscribe 0
 	queue q --count 1000
 	run -0 --separate-stderr bash -c \
 	    "subscribe --endpoint grpc://127.0.0.1:$PORT --queue $QUEUE | head -c1 > /dev/null"
@@ -472,6 +479,7 @@ with open("acks", "w") as f:
 }
 
 @test "engflow: stdout that cannot be written: exit 74, nothing acked" {
+	# exit-status: subscribe 74
 	queue q --count 100
 	run -74 --separate-stderr bash -c \
 	    "subscribe --endpoint grpc://127.0.0.1:$PORT --queue $QUEUE > /dev/full"
@@ -724,6 +732,10 @@ with open("acks", "w") as f:
 }
 
 @test "axway: the harvester refusing for good ends with its status (16, 7, 5), retries used up with 14; nothing crashes" {
+	# exit-status: subscribe 16
+	# exit-status: subscribe 7
+	# exit-status: subscribe 5
+	# exit-status: subscribe 14
 	tok="$PYTHON3 $PEERS/mkjwt.py 60"
 	for c in 401:16 403:7 404:5; do
 		watch --events 20 --history 20 --harvest-fail 100000 \
@@ -747,6 +759,12 @@ with open("acks", "w") as f:
 }
 
 @test "axway: every other exit status through a real failure: 7 from the stream, 69, 16, 65, 74, 64" {
+	# exit-status: subscribe 7
+	# exit-status: subscribe 69
+	# exit-status: subscribe 16
+	# exit-status: subscribe 65
+	# exit-status: subscribe 74
+	# exit-status: subscribe 64
 	tok="$PYTHON3 $PEERS/mkjwt.py 60"
 	watch --events 20 --watch-fail 7
 	run -7 --separate-stderr axway --token-command "$tok" --since 0
@@ -777,6 +795,7 @@ with open("acks", "w") as f:
 	run -65 --separate-stderr axway --token-command "$tok" --state bad.st
 	echo "$stderr"
 	[[ "$stderr" == "subscribe: state bad.st: "* ]]
+	sane
 	kill "$watch_pid"
 	wait "$watch_pid" || true
 	watch --events 20 --history 20
@@ -832,6 +851,8 @@ with open("acks", "w") as f:
 # --- any streaming method -------------------------------------------------
 
 @test "generic: a server stream, each reply an event" {
+	# exit-status: subscribe 3
+	# exit-status: subscribe 5
 	bg echo "$PYTHON3" "$PEERS/echo_server.py" --pyout "$PYOUT"
 	wait_for has_port echo
 	PORT=$(sed -n 's/^port //p' echo.out)
@@ -861,6 +882,7 @@ sys.stdout.buffer.write(echo_pb2.EchoRequest(count=1, status=5, status_message="
 	    --method /evpipe.test.Echo/ServerStream --request-file nf.bin
 	echo "$stderr"
 	[[ "$stderr" == *"NOT_FOUND: gone"* ]]
+	sane
 	# INVALID_ARGUMENT, subscribe.1's first example of 1-16
 	PYTHONPATH=$PYOUT "$PYTHON3" -c '
 import sys, echo_pb2
@@ -869,4 +891,38 @@ sys.stdout.buffer.write(echo_pb2.EchoRequest(count=1, status=3, status_message="
 	    --method /evpipe.test.Echo/ServerStream --request-file ia.bin
 	[[ "$stderr" == *"INVALID_ARGUMENT: no"* ]]
 	sane
+}
+
+@test "out of memory: exit 70 with one line" {
+	# exit-status: subscribe 70
+	# a request file of almost 4 MiB is the largest allocation there is;
+	# the allocator's limit (sanitizers), or an address-space limit just
+	# over what subscribe needs without it (plain), refuses it
+	head -c 4000000 /dev/zero > big.req
+	echo -n x > small.req
+	run_limited() {	# run_limited KB REQUEST
+		bash -c 'ulimit -v "$1"; exec subscribe --endpoint grpc://127.0.0.1:1 \
+		    --method /a.B/C --request-file "$2" --retries 1' sh "$@"
+	}
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run -70 --separate-stderr env ASAN_OPTIONS="$ASAN_OPTIONS:allocator_may_return_null=1:max_allocation_size_mb=2" \
+		    subscribe --endpoint grpc://127.0.0.1:1 --method /a.B/C \
+		    --request-file big.req --retries 1
+	else
+		# the least address space (in 256 KiB) that takes subscribe
+		# through a small request to its end (69: nobody there)
+		local lo=4096 hi=262144 mid
+		while [ $((hi - lo)) -gt 256 ]; do
+			mid=$(((lo + hi) / 2))
+			st=0
+			run_limited "$mid" small.req > /dev/null 2>&1 || st=$?
+			if [ "$st" -eq 69 ]; then hi=$mid; else lo=$mid; fi
+		done
+		echo "enough: $hi KiB"
+		run -70 --separate-stderr run_limited $((hi + 1024)) big.req
+	fi
+	echo "$stderr"
+	[ -z "$output" ]
+	# ASan says so too when an allocation is refused; that line is its own
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "subscribe: out of memory" ]
 }
