@@ -348,7 +348,7 @@ axway() {
 @test "engflow: --ack-from acks only what came back, on the stream it came from" {
 	queue q --count 2000 --check-returned returned
 	pipeline() {
-		pull --ack-from acks --idle-timeout 10 |
+		pull --ack-from acks --idle-timeout 30 |
 		    check stage acks returned
 	}
 	bg sub pipeline
