@@ -24,6 +24,7 @@
 #include "generic_stream.h"
 #include "log.h"
 #include "sub.h"
+#include "xalloc.h"
 
 static const char synopsis[] =
     "usage: subscribe [-fqv] [-c count] [option ...] --endpoint=url "
@@ -223,11 +224,9 @@ add_header(struct sub_opts *o, char *arg)
 		    "--header %s: reserved, set by the transport", arg);
 	vlen = strlen(v);
 	if (nlen > 4 && strcmp(arg + nlen - 4, "-bin") == 0) {
-		uint8_t *bin = malloc(vlen + 1);
+		uint8_t *bin = xmalloc(vlen + 1);
 		ssize_t n;
 
-		if (bin == NULL)
-			die(EXIT_INTERNAL, "out of memory");
 		if ((n = base64_decode(bin, v, vlen)) < 0)
 			cli_usage(synopsis,
 			    "--header %s: a -bin value is base64", arg);

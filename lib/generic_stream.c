@@ -475,9 +475,9 @@ generic_stream_start(struct sub *s)
 		if (describe(&code, err, sizeof(err)) < 0)
 			die(code, "%s", err);
 	}
+	loop_timer_init(&G.max_time, max_time_over, NULL);
 	if (s->o->max_time_ms > 0) {
 		G.deadline = loop_now() + s->o->max_time_ms;
-		loop_timer_init(&G.max_time, max_time_over, NULL);
 		loop_timer_in(&G.max_time, s->o->max_time_ms);
 	}
 	G.ch = sub_channel(s);

@@ -170,7 +170,12 @@ take_files(struct reflect *r, const ProtobufCBinaryData *files, size_t n)
 	free(f);
 }
 
-/* Fires for each ServerReflectionResponse: one per request, in order. */
+/*
+ * Fires for each ServerReflectionResponse: one per request, in order.
+ * r->asked counts the requests not yet answered; when it reaches 0 with
+ * no failure every file needed is in r->set, and the request side is
+ * closed so that the server ends the call (rc_close).
+ */
 static int
 rc_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 {
@@ -206,16 +211,11 @@ rc_message(struct gcall *call, const uint8_t *p, size_t n, void *ctx)
 
 		if (code <= 0 || code > 16)
 			code = GRPC_UNKNOWN;
-		if (r->code == 0) {
-			snprintf(r->why, sizeof(r->why),
-			    "server reflection: %s: %s: %s", what,
-			    grpc_status_name(code),
-			    a->error_response->error_message != NULL ?
-				a->error_response->error_message :
-				"");
-			r->code = code;
-			gcall_cancel(call);
-		}
+		fail(r, code, "server reflection: %s: %s: %s", what,
+		    grpc_status_name(code),
+		    a->error_response->error_message != NULL ?
+			a->error_response->error_message :
+			"");
 		break;
 	}
 	default:
@@ -247,7 +247,11 @@ finish(struct reflect *r, int code, const char *why)
 	done(ctx, code, why);
 }
 
-/* Fires once when the stream ends, whoever ended it. */
+/*
+ * Fires once when the stream ends, whoever ended it: a failure seen
+ * here first (r->code), UNIMPLEMENTED on v1 (v1alpha next), or the
+ * server's status; done() runs exactly once, from here or never.
+ */
 static void
 rc_close(struct gcall *call, const struct gstatus *st, void *ctx)
 {
