@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "axway_watch.h"
+#include "base64.h"
 #include "cli.h"
 #include "clitab.h"
 #include "duration.h"
@@ -22,6 +24,7 @@
 #include "generic_stream.h"
 #include "log.h"
 #include "sub.h"
+#include "xalloc.h"
 
 static const char synopsis[] =
     "usage: subscribe [-fqv] [-c count] [option ...] --endpoint=url "
@@ -43,8 +46,10 @@ enum {
 	OPT_KEEPALIVE_TIMEOUT,
 	OPT_KEY,
 	OPT_MAX_PENDING,
+	OPT_MAX_TIME,
 	OPT_METHOD,
 	OPT_PAGE_SIZE,
+	OPT_PLAINTEXT,
 	OPT_PROXY,
 	OPT_QUEUE,
 	OPT_REQUEST_FILE,
@@ -75,11 +80,15 @@ static const struct clitab options[] = {
 	{ "connect-to", OPT_CONNECT_TO, "HOST:PORT",
 	    "connect there, keep the endpoint's name" },
 	{ "count", 'c', "N", "stop after writing N events" },
+	{ "data", 'd', "JSON",
+	    "generic: the request as JSON (@FILE: from FILE, @-: stdin)" },
 	{ "endpoint", OPT_ENDPOINT, "URL",
-	    "the server: grpc[s]://host[:port] or unix:path" },
+	    "the server: grpc[s]://host[:port], host:port or unix:path" },
 	{ "force", 'f', NULL, "write records even to a terminal" },
 	{ "harvester", OPT_HARVESTER, "URL",
 	    "Axway: the catch-up API, https://HOST:PORT/events" },
+	{ "header", 'H', "HEADER",
+	    "generic: metadata 'NAME: VALUE' or NAME=VALUE (repeatable)" },
 	{ "help", 'h', NULL, "print this help and exit" },
 	{ "idle-timeout", OPT_IDLE_TIMEOUT, "TIME",
 	    "stop after TIME without an event" },
@@ -92,6 +101,8 @@ static const struct clitab options[] = {
 	{ "key", OPT_KEY, "FILE", "the private key of --cert" },
 	{ "max-pending", OPT_MAX_PENDING, "N",
 	    "events taken but not yet acked (default 1000)" },
+	{ "max-time", OPT_MAX_TIME, "TIME",
+	    "generic: end the whole call after TIME, with 4" },
 	{ "message-type", OPT_TYPE, "NAME",
 	    "generic: the replies' message type" },
 	{ "method", OPT_METHOD, "PATH",
@@ -100,6 +111,10 @@ static const struct clitab options[] = {
 	    "the EngFlow client's name for --endpoint" },
 	{ "page-size", OPT_PAGE_SIZE, "N",
 	    "Axway: events per catch-up page (default 100)" },
+	{ "plaintext", OPT_PLAINTEXT, NULL,
+	    "a host:port endpoint without TLS (grpc://)" },
+	{ "protoset", 'P', "FILE",
+	    "generic: the types, a FileDescriptorSet (else reflection)" },
 	{ "proxy", OPT_PROXY, "URL",
 	    "HTTP CONNECT proxy, http://[user:pass@]host:port" },
 	{ "queue", OPT_QUEUE, "NAME", "EngFlow: the notification queue" },
@@ -170,6 +185,98 @@ parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
+#define SUB_MAX_HEADERS 64
+
+/*
+ * -H 'name: value' (grpcurl's form) or name=value (forward's): request
+ * metadata.  The name ends at the first ':' or '=', neither of which a
+ * metadata name may hold; it is lower-cased and must be a valid key
+ * (PROTOCOL-HTTP2 "Custom-Metadata"), not one the transport sets.  A
+ * -bin value is base64 as grpcurl takes it, sent as the bytes it
+ * decodes to; others must be printable ASCII.
+ */
+static void
+add_header(struct sub_opts *o, char *arg)
+{
+	static struct gmd md[SUB_MAX_HEADERS];
+	char *sep = arg + strcspn(arg, ":="), *v, *p;
+	size_t nlen = (size_t)(sep - arg), vlen;
+
+	while (nlen > 0 && arg[nlen - 1] == ' ')
+		nlen--;
+	if (*sep == '\0' || nlen == 0)
+		cli_usage(synopsis, "--header %s: not 'NAME: VALUE'", arg);
+	if (o->nheaders == SUB_MAX_HEADERS)
+		cli_usage(synopsis, "--header %s: more than %d headers", arg,
+		    SUB_MAX_HEADERS);
+	for (v = sep + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	arg[nlen] = '\0';
+	for (p = arg; *p != '\0'; p++) {
+		*p = (char)tolower((unsigned char)*p);
+		if (!isdigit((unsigned char)*p) &&
+		    !islower((unsigned char)*p) && strchr("-_.", *p) == NULL)
+			cli_usage(synopsis,
+			    "--header %s: not a metadata name (0-9 a-z - _ .)",
+			    arg);
+	}
+	/* PROTOCOL-HTTP2: reserved headers, and HTTP/2's connection-specific
+	 * ones (RFC 9113 8.2.2) */
+	if (strncmp(arg, "grpc-", 5) == 0 || strcmp(arg, "te") == 0 ||
+	    strcmp(arg, "content-type") == 0 ||
+	    strcmp(arg, "user-agent") == 0 || strcmp(arg, "host") == 0 ||
+	    strcmp(arg, "connection") == 0 || strcmp(arg, "keep-alive") == 0 ||
+	    strcmp(arg, "proxy-connection") == 0 ||
+	    strcmp(arg, "transfer-encoding") == 0 ||
+	    strcmp(arg, "upgrade") == 0)
+		cli_usage(synopsis,
+		    "--header %s: reserved, set by the transport", arg);
+	vlen = strlen(v);
+	if (nlen > 4 && strcmp(arg + nlen - 4, "-bin") == 0) {
+		uint8_t *bin = xmalloc(vlen + 1);
+		ssize_t n;
+
+		if ((n = base64_decode(bin, v, vlen)) < 0)
+			cli_usage(synopsis,
+			    "--header %s: a -bin value is base64", arg);
+		memcpy(v, bin, (size_t)n); /* never longer than its base64 */
+		vlen = (size_t)n;
+		free(bin);
+	} else {
+		for (p = v; *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				cli_usage(synopsis,
+				    "--header %s: the value is not printable "
+				    "ASCII",
+				    arg);
+	}
+	md[o->nheaders++] = (struct gmd){ arg, v, vlen };
+	o->headers = md;
+}
+
+/*
+ * A bare host:port is TLS, as grpcurl has it, cleartext with
+ * --plaintext; URLs say which themselves.
+ */
+static void
+endpoint(struct sub_opts *o, bool plaintext)
+{
+	static char url[600];
+
+	if (strstr(o->endpoint, "://") != NULL ||
+	    strncmp(o->endpoint, "unix:", 5) == 0) {
+		if (plaintext && strncmp(o->endpoint, "grpc://", 7) != 0)
+			cli_usage(synopsis,
+			    "--plaintext is for a host:port endpoint (or "
+			    "grpc://)");
+		return;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s://%s",
+		plaintext ? "grpc" : "grpcs", o->endpoint) >= sizeof(url))
+		cli_usage(synopsis, "--endpoint %s: too long", o->endpoint);
+	o->endpoint = url;
+}
+
 /* Options that belong to one API only. */
 static void
 only_for(
@@ -185,7 +292,7 @@ only_for(
 }
 
 static void
-check(struct sub_opts *o, const char *api, bool page_size_given)
+check(struct sub_opts *o, const char *api, bool page_size_given, bool plaintext)
 {
 	char err[300];
 
@@ -215,6 +322,7 @@ check(struct sub_opts *o, const char *api, bool page_size_given)
 	}
 	if (o->endpoint == NULL)
 		cli_usage(synopsis, "no --endpoint");
+	endpoint(o, plaintext);
 	if (target_parse(&o->target, o->endpoint, err, sizeof(err)) < 0)
 		cli_usage(synopsis, "--endpoint %s", err);
 
@@ -229,6 +337,13 @@ check(struct sub_opts *o, const char *api, bool page_size_given)
 	only_for(o, o->method != NULL, "method", SUB_API_GENERIC);
 	only_for(o, o->request_file != NULL, "request-file", SUB_API_GENERIC);
 	only_for(o, o->type != NULL, "message-type", SUB_API_GENERIC);
+	only_for(o, o->data != NULL, "data", SUB_API_GENERIC);
+	only_for(o, o->protoset != NULL, "protoset", SUB_API_GENERIC);
+	only_for(o, o->nheaders > 0, "header", SUB_API_GENERIC);
+	only_for(o, o->max_time_ms > 0, "max-time", SUB_API_GENERIC);
+	if (o->data != NULL && o->request_file != NULL)
+		cli_usage(
+		    synopsis, "--data and --request-file exclude each other");
 
 	switch (o->api) {
 	case SUB_API_ENGFLOW:
@@ -286,7 +401,7 @@ main(int argc, char *argv[])
 	static struct sub_opts o;
 	static struct sub s;
 	const char *api = NULL;
-	bool force = false, page_size_given = false;
+	bool force = false, page_size_given = false, plaintext = false;
 	struct clitab_getopt g;
 	int c;
 
@@ -335,6 +450,9 @@ main(int argc, char *argv[])
 		case 'c':
 			o.count = parse_uint("count", optarg, 1, UINT64_MAX);
 			break;
+		case 'd':
+			o.data = optarg;
+			break;
 		case OPT_ENDPOINT:
 			o.endpoint = optarg;
 			break;
@@ -349,6 +467,9 @@ main(int argc, char *argv[])
 				    "https:// URL",
 				    optarg);
 			o.harvester = optarg;
+			break;
+		case 'H':
+			add_header(&o, optarg);
 			break;
 		case 'h':
 			help(); /* exits */
@@ -374,12 +495,22 @@ main(int argc, char *argv[])
 			o.max_pending = parse_uint(
 			    "max-pending", optarg, 1, 1000000);
 			break;
+		case OPT_MAX_TIME:
+			o.max_time_ms = parse_time(
+			    "max-time", optarg, 1, INT64_MAX);
+			break;
 		case OPT_METHOD:
 			o.method = optarg;
 			break;
 		case OPT_PAGE_SIZE:
 			o.page_size = parse_uint("page-size", optarg, 1, 10000);
 			page_size_given = true;
+			break;
+		case OPT_PLAINTEXT:
+			plaintext = true;
+			break;
+		case 'P':
+			o.protoset = optarg;
 			break;
 		case OPT_PROXY:
 			o.proxy = optarg;
@@ -440,7 +571,7 @@ main(int argc, char *argv[])
 	clitab_free(&g);
 	if (optind < argc)
 		cli_usage(synopsis, "unexpected argument %s", argv[optind]);
-	check(&o, api, page_size_given);
+	check(&o, api, page_size_given, plaintext);
 	if (!force && isatty(STDOUT_FILENO))
 		cli_usage(synopsis,
 		    "refusing to write binary records to a terminal (-f "

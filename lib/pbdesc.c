@@ -375,6 +375,65 @@ pbpool_by_url(struct pbpool *pp, const char *url)
 	return slash != NULL ? pbpool_message(pp, slash + 1) : NULL;
 }
 
+/* "pkg.Svc" against a file's package and a service's name. */
+static bool
+same_service(
+    const FileProto *f, const char *svc, const char *want, size_t wantlen)
+{
+	size_t pl = f->package != NULL ? strlen(f->package) : 0;
+
+	if (pl > 0) {
+		if (wantlen <= pl || memcmp(want, f->package, pl) != 0 ||
+		    want[pl] != '.')
+			return false;
+		want += pl + 1;
+		wantlen -= pl + 1;
+	}
+	return strlen(svc) == wantlen && memcmp(svc, want, wantlen) == 0;
+}
+
+int
+pbpool_method(struct pbpool *pp, const char *path, struct pbmethod *m)
+{
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	const Google__Protobuf__ServiceDescriptorProto *sp;
+	const Google__Protobuf__MethodDescriptorProto *mp;
+	const FileProto *f;
+	size_t i, k, j, x;
+	int found = -1;
+
+	if (slash == NULL)
+		return -1;
+	for (i = 0; i < pp->nsets; i++)
+		for (k = 0; k < pp->sets[i]->n_file; k++) {
+			f = pp->sets[i]->file[k];
+			for (j = 0; j < f->n_service; j++) {
+				sp = f->service[j];
+				if (!same_service(f, sp->name, path + 1,
+					(size_t)(slash - path - 1)))
+					continue;
+				found = -2;
+				for (x = 0; x < sp->n_method; x++) {
+					mp = sp->method[x];
+					if (strcmp(mp->name, slash + 1) != 0 ||
+					    mp->input_type == NULL ||
+					    mp->output_type == NULL)
+						continue;
+					m->input = mp->input_type +
+					    (mp->input_type[0] == '.');
+					m->output = mp->output_type +
+					    (mp->output_type[0] == '.');
+					m->client_streaming =
+					    mp->client_streaming;
+					m->server_streaming =
+					    mp->server_streaming;
+					return 0;
+				}
+			}
+		}
+	return found;
+}
+
 const struct pbfield *
 pbmsg_field(const struct pbmsg *m, uint32_t number)
 {

@@ -93,6 +93,17 @@ void pbpool_add_builtin(struct pbpool *);
 const struct pbmsg *pbpool_message(struct pbpool *, const char *);
 /* The type a google.protobuf.Any type URL names (after its last '/'). */
 const struct pbmsg *pbpool_by_url(struct pbpool *, const char *);
+/* A method of a service in the files added. */
+struct pbmethod {
+	const char *input, *output; /* fully qualified, no leading dot */
+	bool client_streaming, server_streaming;
+};
+/*
+ * The method at a gRPC path, "/package.Service/Method": 0 and *m set
+ * when found; -1 when no file added declares the service, -2 when it
+ * does but not the method.
+ */
+int pbpool_method(struct pbpool *, const char *, struct pbmethod *);
 const struct pbfield *pbmsg_field(const struct pbmsg *, uint32_t);
 const struct pbfield *pbmsg_field_named(
     const struct pbmsg *, const char *, size_t);

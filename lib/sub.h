@@ -70,6 +70,11 @@ struct sub_opts {
 	uint64_t page_size;
 	/* generic */
 	const char *method, *request_file, *type;
+	const char *data; /* -d: JSON, @FILE or @- */
+	const char *protoset; /* -P: a FileDescriptorSet; NULL: reflection */
+	const struct gmd *headers; /* -H */
+	size_t nheaders;
+	int64_t max_time_ms; /* --max-time; 0: none */
 };
 
 /* One event between its arrival and its acknowledgement. */
