@@ -344,6 +344,7 @@ put_tee_acks() {
 }
 
 bad_record() {
+	# exit-status: store 65
 	use "$1"
 	cp ev.bin bad.bin
 	size=$(stat -c %s bad.bin)
@@ -420,6 +421,8 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 
 @test "put --tee: a closed stdout stops quietly, a full disk is an I/O error" {
 	use sqlite
+	# exit-status: store 74
+	# exit-status: store 0
 	run --separate-stderr bash -c "store put ${DB[*]@Q} --tee < ev.bin > /dev/full"
 	[ "$status" -eq 74 ]
 	[ "$stderr" = "store: stdout: No space left on device" ]
@@ -427,6 +430,21 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 	[ "$(count_rows)" = "6 6" ]
 	run bash -c "store put -d store2.db --tee < ev.bin | head -c 1 > /dev/null"
 	[ "$status" -eq 0 ]
+}
+
+@test "out of memory for a record that says it is 512 MiB long is exit 70 with one line" {
+	# exit-status: store 70
+	use sqlite
+	printf '\200\200\200\200\002abc' > huge.bin
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1:max_allocation_size_mb=64" \
+		    store put "${DB[@]}" -m 1G < huge.bin
+	else
+		run --separate-stderr prlimit --as=300000000 store put "${DB[@]}" -m 1G < huge.bin
+	fi
+	[ "$status" -eq 70 ]
+	# ASan says so too when an allocation is refused; that line is its own
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "store: out of memory" ]
 }
 
 @test "get and scan refuse to write records to a terminal" {
@@ -438,6 +456,7 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 }
 
 @test "postgresql: a server that cannot be reached is exit 69, with why" {
+	# exit-status: store 69
 	run --separate-stderr store scan -d "postgres://evpipe@127.0.0.1:1/postgres"
 	[ "$status" -eq 69 ]
 	[[ "$stderr" == "store: scan: postgresql: connection to server at \"127.0.0.1\", port 1 failed: Connection refused"* ]]
