@@ -302,7 +302,9 @@ stored(struct store_req *r, void *ctx)
 
 	c->pending = false;
 	c->svc->pending--;
-	if (c->m == M_PUT || c->m == M_DELETE)
+	/* A delete that found nothing may have written nothing either. */
+	if (c->m == M_PUT || (c->m == M_DELETE && r->count > 0) ||
+	    (c->m == M_DELETE && r->status != STORE_OK))
 		wrote(c->svc, r->status, r->err);
 	if (r->status != STORE_OK) {
 		lwarn("%s: %s", paths[c->m] + 1, r->err);
