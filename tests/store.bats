@@ -470,14 +470,21 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 	run --separate-stderr store scan -d "$uri" --db-table pw
 	[ "$status" -eq 69 ]
 	[[ "$stderr" == *"password"* ]]
-	DB_PASSWORD=evpipe-secret store put -vvv -d "$uri" --db-table pw < ev.bin 2> put.err
-	! grep -q evpipe-secret put.err
 	echo evpipe-secret > pw
+	store put -vvv -d "$uri" --db-table pw --db-password-file pw < ev.bin 2> put.err
+	! grep -q evpipe-secret put.err
 	[ "$(store scan -vvv -d "$uri" --db-table pw --db-password-file pw 2> scan.err | evcat | wc -l)" -eq 6 ]
 	! grep -q evpipe-secret scan.err
-	# DB_NAME and DB_USERNAME fill in what the URI leaves out
+	# DB_PASSWORD is serve's, as the original's: a pipeline command
+	# leaves it alone
+	DB_PASSWORD=evpipe-secret run --separate-stderr store get -d "$uri" --db-table pw 1
+	[ "$status" -eq 69 ]
+	# DB_NAME, DB_USERNAME and DB_PASSWORD fill in what the URI leaves out
 	DB_NAME=postgres DB_USERNAME=evpipe DB_PASSWORD=evpipe-secret \
-	    store get -d "postgres://127.0.0.1:$(PGPORT)" --db-table pw 1 | cmp - <(store get -d "$uri" --db-table pw --db-password-file pw 1)
+	    serve -vvv -d "postgres://127.0.0.1:$(PGPORT)" --db-table pw
+	run client get 1
+	[ "${lines[0]}" = '{"ids": ["1"]}' ]
+	! grep -q evpipe-secret server.err
 }
 
 # ---- the gRPC service ---------------------------------------------------
