@@ -329,6 +329,14 @@ accept_ready(struct loop_io *io, short revents)
 			close(fd);
 			continue;
 		}
+		/*
+		 * A peer that connected and closed at once (a probe, a port
+		 * scan) fails the first write inside h2conn_accept: the
+		 * connection is dead already, frees itself at the next round
+		 * and must not enter conns, or serving() reads it freed.
+		 */
+		if (c->state == H2_DEAD)
+			continue;
 		c->max_recv = s->o.max_recv;
 		c->permit_ping_ms = s->o.permit_keepalive_ms;
 		n = serving(s, &idlest);

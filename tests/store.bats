@@ -1139,6 +1139,7 @@ flood() { "$PYTHON3" "$PEERS/conn_flood.py" "$@"; }
 	[ "$stderr" = "store: $PWD/s.sock: a server is answering there" ]
 	# the first server still answers there
 	run "$PYTHON3" "$PEERS/store_client.py" "unix:$PWD/s.sock" put --raw < ev.bin
+	echo "$output"
 	[ "${lines[0]}" = '{"ackCount": 6}' ]
 	# killed, it leaves a stale socket, which the next server replaces
 	kill -KILL "$first"
