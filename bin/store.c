@@ -39,10 +39,12 @@ static const char options[] =
     "                    print how many were deleted\n"
     "  scan              write the stored events, oldest first\n"
     "\n"
-    "Every command:\n"
+    "Every command (the $DB_* variables are read by serve alone):\n"
     "  -d, --db=URI              the database: a file, sqlite:FILE or\n"
-    "                            postgres://... (default $DB_URI, else\n"
-    "                            $XDG_DATA_HOME/evpipe/store.db)\n"
+    "                            postgres://... (default\n"
+    "                            $XDG_DATA_HOME/evpipe/store.db; serve:\n"
+    "                            $DB_URI when set); only put and serve\n"
+    "                            create a missing SQLite file\n"
     "      --db-name=NAME        PostgreSQL database if URI names none "
     "($DB_NAME)\n"
     "      --db-password-file=FILE  PostgreSQL password ($DB_PASSWORD)\n"
@@ -52,7 +54,7 @@ static const char options[] =
     "($DB_USERNAME)\n"
     "  -h, --help                print this help and exit\n"
     "  -q, --quiet               print errors only\n"
-    "  -v, --verbose             print more (repeatable; default "
+    "  -v, --verbose             print more (repeatable; serve: default "
     "$LOG_LEVEL)\n"
     "      --version             print the version and exit\n"
     "serve:\n"
@@ -75,9 +77,10 @@ static const char options[] =
     "      --max-msg-size=SIZE   largest request or answer (default 16M)\n"
     "      --token-file=FILE     require this bearer token\n"
     "serve, clean:\n"
-    "      --retention=DURATION  keep events this long "
-    "($DB_RETENTION_PERIOD,\n"
-    "                            default 168h)\n"
+    "      --retention=DURATION  keep events this long (default 168h;"
+    "\n"
+    "                            serve: $DB_RETENTION_PERIOD when set;\n"
+    "                            a bare number is seconds)\n"
     "put:\n"
     "      --acked-to=FIFO       write stored events' evpipeack values "
     "there\n"
@@ -208,12 +211,34 @@ static struct {
 	.batch = 10000,
 };
 
+/*
+ * The duration vocabulary of every evpipe tool (evpipe.7): Go's syntax
+ * (168h, 1h30m, 500ms), which the original's DB_RETENTION_PERIOD uses,
+ * and a bare number is seconds, as in the other tools' options.
+ */
+static int
+store_duration(const char *v, int64_t *out)
+{
+	char buf[64];
+	size_t n = strspn(v, "0123456789");
+
+	if (n > 0 && v[n] == '.' &&
+	    v[n + 1 + strspn(v + n + 1, "0123456789")] == '\0')
+		n = strlen(v);
+	if (n > 0 && v[n] == '\0' && n < sizeof(buf) - 1) {
+		snprintf(buf, sizeof(buf), "%ss", v);
+		v = buf;
+	}
+	return duration_parse(v, out) < 0 || *out < 0 ? -1 : 0;
+}
+
 static void
 duration_opt(const char *name, const char *v, int64_t *out)
 {
-	if (duration_parse(v, out) < 0 || *out < 0)
+	if (store_duration(v, out) < 0)
 		cli_usage(synopsis,
-		    "%s %s: not a duration such as 168h, 1h30m, 10s or 500ms",
+		    "%s %s: not a duration such as 168h, 1h30m, 500ms or 90 "
+		    "(seconds)",
 		    name, v);
 }
 
@@ -246,19 +271,28 @@ log_level_env(void)
 			     LOG_TRACE;
 }
 
-/* The environment of the original (awakari.md, 1.4); flags override. */
+/*
+ * The environment of the original (awakari.md, 1.4), read by serve
+ * alone, where awakari reads it: a DB_URI exported for that service
+ * must not send a pipeline's put, get or scan to its database.  Flags
+ * override it.
+ */
 static void
-read_env(void)
+read_env(bool retention_given)
 {
 	const char *v;
 
-	A.db = getenv_set("DB_URI");
-	A.db_name = getenv_set("DB_NAME");
-	A.db_username = getenv_set("DB_USERNAME");
-	A.db_table = getenv_set("DB_TABLE_NAME");
-	if ((v = getenv_set("DB_RETENTION_PERIOD")) != NULL)
+	if (A.db == NULL)
+		A.db = getenv_set("DB_URI");
+	if (A.db_name == NULL)
+		A.db_name = getenv_set("DB_NAME");
+	if (A.db_username == NULL)
+		A.db_username = getenv_set("DB_USERNAME");
+	if (A.db_table == NULL)
+		A.db_table = getenv_set("DB_TABLE_NAME");
+	if (!retention_given && (v = getenv_set("DB_RETENTION_PERIOD")) != NULL)
 		duration_opt("DB_RETENTION_PERIOD", v, &A.retention_ns);
-	if (getenv_set("DB_PASSWORD") != NULL)
+	if (!secret_isset(&A.password) && getenv_set("DB_PASSWORD") != NULL)
 		cli_secret(synopsis, &A.password, "database password",
 		    SECRET_ENV, "DB_PASSWORD");
 }
@@ -330,7 +364,6 @@ parse(int argc, char **argv)
 			A.db_name = optarg;
 			break;
 		case OPT_DB_PASSWORD_FILE:
-			A.password.kind = SECRET_NONE; /* the file wins */
 			cli_secret(synopsis, &A.password, "database password",
 			    SECRET_FILE, optarg);
 			break;
@@ -389,8 +422,6 @@ parse(int argc, char **argv)
 			cli_bad_option(synopsis, argv, c);
 		}
 	}
-	if (!loud)
-		log_level_env();
 	if (optind == argc)
 		cli_usage(synopsis,
 		    "no command: serve, put, get, delete, "
@@ -404,6 +435,11 @@ parse(int argc, char **argv)
 		    "scan)",
 		    argv[optind]);
 	A.cmd = (enum cmd)i;
+	if (A.cmd == SERVE) {
+		read_env(seen[OPT_RETENTION]);
+		if (!loud)
+			log_level_env();
+	}
 	A.ids = argv + optind + 1;
 	A.nids = (size_t)(argc - optind - 1);
 	for (i = 0; i < sizeof(scope) / sizeof(scope[0]); i++)
@@ -568,7 +604,7 @@ since_us(const char *s)
 
 	if (rfc3339_parse(s, &sec, &ns) == 0)
 		return sec * 1000000 + ns / 1000;
-	if (duration_parse(s, &d) == 0 && d >= 0)
+	if (store_duration(s, &d) == 0)
 		return store_now_us() - d / 1000;
 	cli_usage(synopsis,
 	    "--since %s: not an RFC 3339 time or a duration such as 1h", s);
@@ -582,6 +618,9 @@ command(struct store_config *cfg)
 	int status = EXIT_INTERNAL;
 
 	cfg->on_state = cli_state;
+	cfg->access = A.cmd == PUT	  ? STORE_CREATE :
+	    A.cmd == GET || A.cmd == SCAN ? STORE_READONLY :
+					    STORE_EXISTING;
 	if ((o.store = store_open(cfg, err, sizeof(err))) == NULL)
 		die(open_failed(cfg), "%s", err);
 	o.batch = A.batch;
@@ -626,7 +665,6 @@ main(int argc, char *argv[])
 	int status;
 
 	cli_start(argv[0]);
-	read_env();
 	parse(argc, argv);
 	if (A.db == NULL &&
 	    (A.db = store_default_uri(def, sizeof(def))) == NULL)

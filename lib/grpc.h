@@ -176,6 +176,13 @@ struct gserver_opts {
  */
 struct gserver *gserver_new(const struct gserver_opts *, char *, size_t);
 void gserver_add(struct gserver *, const struct gserver_method *);
+/*
+ * Check every call but grpc.health.v1's (reflection included) before
+ * its method sees it: auth returns NULL to let it through, else why not,
+ * and the call ends UNAUTHENTICATED with that message.
+ */
+void gserver_set_auth(
+    struct gserver *, const char *(*)(struct gcall *, void *), void *);
 int gserver_port(const struct gserver *);
 /* Graceful: health NOT_SERVING, no new connections, GOAWAY notice then
  * GOAWAY, calls given grace_ms to end, then done(ctx). */

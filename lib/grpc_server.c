@@ -59,6 +59,8 @@ struct gserver {
 	size_t nhealth;
 	struct watcher *watchers;
 	struct descset *desc; /* what reflection describes */
+	const char *(*auth)(struct gcall *, void *);
+	void *auth_ctx;
 	/* graceful shutdown */
 	bool shutting;
 	int64_t grace_until;
@@ -327,6 +329,14 @@ accept_ready(struct loop_io *io, short revents)
 			close(fd);
 			continue;
 		}
+		/*
+		 * A peer that connected and closed at once (a probe, a port
+		 * scan) fails the first write inside h2conn_accept: the
+		 * connection is dead already, frees itself at the next round
+		 * and must not enter conns, or serving() reads it freed.
+		 */
+		if (c->state == H2_DEAD)
+			continue;
 		c->max_recv = s->o.max_recv;
 		c->permit_ping_ms = s->o.permit_keepalive_ms;
 		n = serving(s, &idlest);
@@ -408,8 +418,17 @@ dispatch(struct h2conn *c, struct gcall *call, void *ctx)
 	struct gserver *s = ctx;
 	const char *path = gcall_path(call);
 	char msg[300];
+	const char *why;
 	size_t i;
 
+	/* Health stays open to probes; everything else, reflection and
+	 * unknown methods too, needs what auth wants. */
+	if (s->auth != NULL &&
+	    strncmp(path, "/grpc.health.v1.Health/", 23) != 0 &&
+	    (why = s->auth(call, s->auth_ctx)) != NULL) {
+		h2call_reject(call, GRPC_UNAUTHENTICATED, why);
+		return;
+	}
 	for (i = 0; i < s->nmethods; i++)
 		if (strcmp(s->methods[i].path, path) == 0) {
 			s->methods[i].on_call(call, s->methods[i].ctx);
@@ -487,6 +506,14 @@ const char *
 gserver_method_path(const struct gserver *s, size_t i)
 {
 	return i < s->nmethods ? s->methods[i].path : NULL;
+}
+
+void
+gserver_set_auth(
+    struct gserver *s, const char *(*auth)(struct gcall *, void *), void *ctx)
+{
+	s->auth = auth;
+	s->auth_ctx = ctx;
 }
 
 void

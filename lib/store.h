@@ -31,6 +31,17 @@ struct store_config {
 	const char *password; /* PostgreSQL; never logged */
 	const char *table; /* NULL: STORE_TABLE_DEFAULT */
 	/*
+	 * How a command uses the database: STORE_CREATE makes a missing
+	 * SQLite file and table (put, serve); STORE_EXISTING writes to one
+	 * that must exist (delete, clean); STORE_READONLY only reads one
+	 * (get, scan): a mistyped path is an error, never a new file.
+	 */
+	enum store_access {
+		STORE_CREATE,
+		STORE_EXISTING,
+		STORE_READONLY
+	} access;
+	/*
 	 * The database became usable (up) or not; why says what failed.
 	 * The first call says whether opening worked at all.  PostgreSQL
 	 * reconnects by itself after a lost connection.

@@ -15,6 +15,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,7 +31,16 @@
 #include "log.h"
 #include "store_be.h"
 
+/*
+ * Another process holding the write lock: SQLite's busy handler would
+ * sleep inside sqlite3_step(), stalling the whole loop (health checks,
+ * every other connection).  So the handler is off and a request that
+ * meets SQLITE_BUSY is run again from a loop timer, backing off from
+ * BUSY_FIRST_MS to BUSY_MAX_MS, for BUSY_TIMEOUT_MS at most.
+ */
 #define BUSY_TIMEOUT_MS 5000
+#define BUSY_FIRST_MS 2
+#define BUSY_MAX_MS 100
 
 enum {
 	ST_INSERT,
@@ -46,6 +57,11 @@ enum {
 struct lite {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	struct store *s;
+	struct loop_timer retry; /* the running job met SQLITE_BUSY */
+	int64_t busy_since; /* loop_now() of its first try; 0: none */
+	int64_t backoff_ms;
+	int failed_with; /* primary result code of the last failure */
 };
 
 static int
@@ -61,6 +77,7 @@ exec(struct lite *l, int which)
 static void
 fail(struct store_req *r, struct lite *l)
 {
+	l->failed_with = sqlite3_errcode(l->db) & 0xff;
 	if (r->status == STORE_OK)
 		store_fail(r, STORE_EFAIL, "sqlite: %s", sqlite3_errmsg(l->db));
 }
@@ -72,6 +89,7 @@ abort_txn(struct lite *l, struct store_req **rs, size_t n)
 	char why[256];
 	size_t i;
 
+	l->failed_with = sqlite3_errcode(l->db) & 0xff;
 	snprintf(why, sizeof(why), "sqlite: %s", sqlite3_errmsg(l->db));
 	if (!sqlite3_get_autocommit(l->db))
 		exec(l, ST_ROLLBACK);
@@ -234,11 +252,32 @@ run_scan(struct store *s, struct lite *l, struct store_req *r)
 	sqlite3_finalize(st);
 }
 
+/* Whether the job failed only because another process held a lock. */
+static bool
+lost_to_lock(struct lite *l, struct store_req **rs, size_t n)
+{
+	size_t i;
+
+	if (l->failed_with != SQLITE_BUSY && l->failed_with != SQLITE_LOCKED)
+		return false;
+	for (i = 0; i < n; i++)
+		if (rs[i]->status != STORE_OK && rs[i]->count > 0 &&
+		    (rs[i]->op == STORE_GET || rs[i]->op == STORE_SCAN))
+			return false; /* rows went out: cannot run it again */
+	for (i = 0; i < n; i++)
+		if (rs[i]->status != STORE_OK)
+			return true;
+	return false;
+}
+
 static void
-lite_run(struct store *s, struct store_req **rs, size_t n)
+lite_try(struct store *s, struct store_req **rs, size_t n)
 {
 	struct lite *l = s->impl;
+	int64_t now;
+	size_t i;
 
+	l->failed_with = SQLITE_OK;
 	switch (rs[0]->op) {
 	case STORE_PUT:
 		run_put(s, l, rs, n);
@@ -256,7 +295,50 @@ lite_run(struct store *s, struct store_req **rs, size_t n)
 		run_scan(s, l, rs[0]);
 		break;
 	}
+	now = loop_now();
+	if (lost_to_lock(l, rs, n)) {
+		if (l->busy_since == 0) {
+			linfo("the database is locked by another process; "
+			      "trying again for up to %d s",
+			    BUSY_TIMEOUT_MS / 1000);
+			l->busy_since = now;
+			l->backoff_ms = BUSY_FIRST_MS;
+		}
+		if (now - l->busy_since < BUSY_TIMEOUT_MS) {
+			for (i = 0; i < n; i++) {
+				rs[i]->status = STORE_OK;
+				rs[i]->err[0] = '\0';
+				rs[i]->count = 0;
+			}
+			loop_timer_in(&l->retry, l->backoff_ms);
+			if ((l->backoff_ms *= 2) > BUSY_MAX_MS)
+				l->backoff_ms = BUSY_MAX_MS;
+			return;
+		}
+		for (i = 0; i < n; i++)
+			if (rs[i]->status != STORE_OK)
+				store_fail(rs[i], STORE_EFAIL,
+				    "sqlite: the database stayed locked by "
+				    "another process for %d s",
+				    BUSY_TIMEOUT_MS / 1000);
+	}
+	l->busy_since = 0;
 	store_ran(s);
+}
+
+/* The lock may be free now: run the waiting job again. */
+static void
+retry_fired(struct loop_timer *t)
+{
+	struct lite *l = t->ctx;
+
+	lite_try(l->s, l->s->running, l->s->nrunning);
+}
+
+static void
+lite_run(struct store *s, struct store_req **rs, size_t n)
+{
+	lite_try(s, rs, n);
 }
 
 static void
@@ -267,6 +349,7 @@ lite_close(struct store *s)
 
 	if (l == NULL)
 		return;
+	loop_timer_stop(&l->retry);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(l->st[i]);
 	sqlite3_close(l->db);
@@ -349,23 +432,36 @@ store_sqlite_open(struct store *s, const char *path, char *err, size_t len)
 		[ST_COMMIT] = "COMMIT",
 		[ST_ROLLBACK] = "ROLLBACK",
 	};
-	int i, rc;
+	enum store_access access = s->cfg.access;
+	struct stat sb;
+	int i, rc, flags;
 
-	if (create_private(path, err, len) < 0)
-		return -1;
+	if (access == STORE_CREATE) {
+		if (create_private(path, err, len) < 0)
+			return -1;
+	} else if (strncmp(path, "file:", 5) != 0 &&
+	    strcmp(path, ":memory:") != 0 && stat(path, &sb) == -1) {
+		/* Only put and serve make a database; a typo is an error. */
+		return errf(err, len, "%s: %s", path, strerror(errno));
+	}
+	flags = access == STORE_READONLY ? SQLITE_OPEN_READONLY :
+					   SQLITE_OPEN_READWRITE;
+	if (access == STORE_CREATE)
+		flags |= SQLITE_OPEN_CREATE;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		die(EXIT_INTERNAL, "out of memory");
 	s->impl = l;
 	s->be = &lite_backend;
-	rc = sqlite3_open_v2(path, &l->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-		SQLITE_OPEN_URI,
-	    NULL);
+	l->s = s;
+	loop_timer_init(&l->retry, retry_fired, l);
+	rc = sqlite3_open_v2(
+	    path, &l->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
 	if (rc != SQLITE_OK) {
 		errf(err, len, "%s: %s", path,
 		    l->db != NULL ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	/* Opening (WAL setup, the table) may wait; requests never do. */
 	sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
 	snprintf(sql, sizeof(sql),
 	    "CREATE TABLE IF NOT EXISTS %s ("
@@ -376,12 +472,16 @@ store_sqlite_open(struct store *s, const char *path, char *err, size_t len)
 	    "event BLOB NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS \"%s_ts\" ON %s (ts);",
 	    s->table, s->table_name, s->table);
-	if (pragma(l, "PRAGMA journal_mode=WAL", "wal", why, sizeof(why)) < 0 ||
+	if (access == STORE_READONLY) {
+		/* nothing to set up: a reader finds the file as it is */
+	} else if (pragma(l, "PRAGMA journal_mode=WAL", "wal", why,
+		       sizeof(why)) < 0 ||
 	    pragma(l, "PRAGMA synchronous=FULL", NULL, why, sizeof(why)) < 0) {
 		errf(err, len, "%s: %s", path, why);
 		goto fail;
 	}
-	if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (access != STORE_READONLY &&
+	    sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		errf(err, len, "%s: %s", path, sqlite3_errmsg(l->db));
 		goto fail;
 	}
@@ -419,6 +519,7 @@ store_sqlite_open(struct store *s, const char *path, char *err, size_t len)
 			goto fail;
 		}
 	}
+	sqlite3_busy_timeout(l->db, 0);
 	s->up = true;
 	return 0;
 fail:

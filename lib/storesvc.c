@@ -21,8 +21,10 @@
 #include "cloudevent.h"
 #include "duration.h"
 #include "exitcode.h"
+#include "grpcwire.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "storesvc.h"
 #include "utf8.h"
 #include "varint.h"
@@ -34,6 +36,17 @@ static const char *const paths[M_COUNT] = {
 	[M_GET] = "/awakari.messages.Service/GetBatch",
 	[M_DELETE] = "/awakari.messages.Service/DeleteBatch",
 	[M_CLEAN] = "/awakari.messages.cleaner.Service/Clean",
+};
+
+static const char *const method_names[M_COUNT] = { "PutBatch", "GetBatch",
+	"DeleteBatch", "Clean" };
+
+#define NCODES 17 /* gRPC status codes 0 (OK) to 16 */
+
+/* A requests_total series, made the first time its pair is seen. */
+struct req_metric {
+	struct metric m;
+	char labels[64];
 };
 
 static const char *const services[] = { "awakari.messages.Service",
@@ -61,6 +74,10 @@ struct storesvc {
 	struct cleaner periodic;
 	size_t pending; /* store requests of calls not yet done */
 	bool stopping;
+	bool db_up; /* the database is reachable (storesvc_set_up) */
+	bool writes_fail; /* the last write failed: disk full, read-only */
+	struct req_metric requests[M_COUNT][NCODES];
+	struct metric m_put, m_got, m_deleted, m_write_failures, m_last_write;
 };
 
 struct rpc {
@@ -84,6 +101,36 @@ struct rpc {
 };
 
 static void clean_more(struct cleaner *);
+static void health(struct storesvc *);
+
+/*
+ * A write ended.  Health says NOT_SERVING from a failed one (disk full,
+ * a read-only file, a lock held too long) until one succeeds again, so
+ * that a balancer sends puts elsewhere meanwhile.
+ */
+static void
+wrote(struct storesvc *svc, int status, const char *why)
+{
+	bool ok = status == STORE_OK;
+
+	/* No connection at all is storesvc_set_up()'s to say. */
+	if (status == STORE_EDOWN)
+		return;
+	if (ok)
+		metric_set_now(&svc->m_last_write);
+	else
+		metric_add(&svc->m_write_failures, 1);
+	if (ok == !svc->writes_fail)
+		return;
+	svc->writes_fail = !ok;
+	if (ok)
+		lwarn("writes succeed again");
+	else
+		lwarn("writes fail (%s): health is NOT_SERVING until one "
+		      "succeeds",
+		    why);
+	health(svc);
+}
 
 /* ---- requests off the wire ------------------------------------------ */
 
@@ -199,9 +246,34 @@ rpc_free(struct rpc *c)
 	free(c);
 }
 
+/* requests_total{method,code}: a call of ours has ended with code. */
+static void
+count_request(struct storesvc *svc, enum method m, int code)
+{
+	struct req_metric *rm;
+
+	if (code < 0 || code >= NCODES)
+		code = GRPC_UNKNOWN;
+	rm = &svc->requests[m][code];
+	if (rm->m.name == NULL) {
+		snprintf(rm->labels, sizeof(rm->labels),
+		    "method=\"%s\",code=\"%s\"", method_names[m],
+		    grpc_status_name(code));
+		rm->m = (struct metric){ .name = "store_requests_total",
+			.help = "Calls of store serve's methods, by method "
+				"and status",
+			.type = METRIC_COUNTER,
+			.labels = rm->labels };
+		metric_register(&rm->m);
+	}
+	metric_add(&rm->m, 1);
+}
+
 static void
 finish(struct rpc *c, int code, const char *msg)
 {
+	if (!c->ended)
+		count_request(c->svc, c->m, code);
 	c->ended = true;
 	if (c->call != NULL)
 		gcall_finish(c->call, code, msg);
@@ -210,6 +282,7 @@ finish(struct rpc *c, int code, const char *msg)
 static void
 answer(struct rpc *c, const ProtobufCMessage *m)
 {
+	count_request(c->svc, c->m, GRPC_OK);
 	if (c->call == NULL)
 		return;
 	gcall_send_msg(c->call, m);
@@ -229,14 +302,20 @@ stored(struct store_req *r, void *ctx)
 
 	c->pending = false;
 	c->svc->pending--;
+	/* A delete that found nothing may have written nothing either. */
+	if (c->m == M_PUT || (c->m == M_DELETE && r->count > 0) ||
+	    (c->m == M_DELETE && r->status != STORE_OK))
+		wrote(c->svc, r->status, r->err);
 	if (r->status != STORE_OK) {
 		lwarn("%s: %s", paths[c->m] + 1, r->err);
 		finish(c, GRPC_INTERNAL, r->err);
 	} else if (c->m == M_PUT) {
 		/* Every event is stored now, or was already: all acked. */
+		metric_add(&c->svc->m_put, (double)c->n);
 		put.ackcount = (uint32_t)c->n;
 		answer(c, &put.base);
 	} else if (c->m == M_DELETE) {
+		metric_add(&c->svc->m_deleted, (double)r->count);
 		del.ackcount = (uint32_t)r->count;
 		answer(c, &del.base);
 	} else if (c->too_big) {
@@ -244,10 +323,15 @@ stored(struct store_req *r, void *ctx)
 		    "the answer would exceed %zu bytes; ask for fewer ids",
 		    c->svc->o.max_answer);
 		finish(c, GRPC_RESOURCE_EXHAUSTED, msg);
-	} else if (c->call != NULL) {
-		/* GetBatchResponse: the stored bytes, each as field 1. */
-		gcall_send(c->call, c->out, c->outlen);
-		gcall_finish(c->call, GRPC_OK, NULL);
+	} else {
+		count_request(c->svc, c->m, GRPC_OK);
+		metric_add(&c->svc->m_got, (double)r->count);
+		if (c->call != NULL) {
+			/* GetBatchResponse: the stored bytes, each as field
+			 * 1. */
+			gcall_send(c->call, c->out, c->outlen);
+			gcall_finish(c->call, GRPC_OK, NULL);
+		}
 	}
 	if (r->status != STORE_OK)
 		;
@@ -309,6 +393,8 @@ rpc_clean_done(struct cleaner *k, int status, const char *why)
 
 	c->pending = false;
 	c->svc->pending--;
+	if (status != STORE_OK)
+		wrote(c->svc, status, why);
 	if (status != STORE_OK) {
 		lwarn("Clean: %s", why);
 		finish(c, GRPC_INTERNAL, why);
@@ -467,29 +553,32 @@ sha256(const char *s, unsigned char md[32])
  * length.  Returns NULL when the call may go on, else why not.
  */
 static const char *
-unauthorized(struct storesvc *svc, struct gcall *call)
+unauthorized(struct gcall *call, void *ctx)
 {
+	struct storesvc *svc = ctx;
 	unsigned char got[32], want[32];
-	const char *token, *h;
+	const char *token, *h, *why = NULL;
 	char err[300];
 
-	if (svc->o.token == NULL)
-		return NULL;
 	if ((token = secret_get(svc->o.token, err, sizeof(err))) == NULL) {
 		lwarn("%s", err);
 		return "the server has no token to check against";
 	}
 	if ((h = gcall_header(call, "authorization")) == NULL)
-		return "missing bearer token";
-	if (strncasecmp(h, "Bearer ", 7) != 0)
-		return "authorization is not a bearer token";
-	for (h += 7; *h == ' ';)
-		h++;
-	sha256(h, got);
-	sha256(token, want);
-	if (CRYPTO_memcmp(got, want, sizeof(got)) != 0)
-		return "invalid bearer token";
-	return NULL;
+		why = "missing bearer token";
+	else if (strncasecmp(h, "Bearer ", 7) != 0)
+		why = "authorization is not a bearer token";
+	if (why == NULL) {
+		for (h += 7; *h == ' ';)
+			h++;
+		sha256(h, got);
+		sha256(token, want);
+		if (CRYPTO_memcmp(got, want, sizeof(got)) != 0)
+			why = "invalid bearer token";
+	}
+	if (why != NULL)
+		linfo("%s: %s", gcall_path(call), why);
+	return why;
 }
 
 /* A call to one of our methods: its headers are in. */
@@ -498,13 +587,7 @@ on_call(struct gcall *call, void *ctx)
 {
 	struct method_ctx *mc = ctx;
 	struct rpc *c;
-	const char *why;
 
-	if ((why = unauthorized(mc->svc, call)) != NULL) {
-		linfo("%s: %s", paths[mc->m] + 1, why);
-		gcall_finish(call, GRPC_UNAUTHENTICATED, why);
-		return;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		die(EXIT_INTERNAL, "out of memory");
 	c->svc = mc->svc;
@@ -522,6 +605,7 @@ clean_step(struct store_req *r, void *ctx)
 	struct cleaner *k = ctx;
 
 	k->total += r->count;
+	metric_add(&k->svc->m_deleted, (double)r->count);
 	if (r->status != STORE_OK) {
 		k->running = false;
 		k->done(k, r->status, r->err);
@@ -555,6 +639,8 @@ periodic_done(struct cleaner *k, int status, const char *why)
 	char age[DURATION_MAX];
 
 	duration_string(age, svc->o.retention_us * 1000);
+	if (status != STORE_OK)
+		wrote(svc, status, why);
 	if (status != STORE_OK)
 		lwarn("periodic clean: %s", why);
 	else if (k->total > 0)
@@ -596,6 +682,33 @@ storesvc_new(struct gserver *server, const struct storesvc_opts *o)
 		gm.ctx = &svc->mctx[i];
 		gserver_add(server, &gm);
 	}
+	if (o->token != NULL)
+		gserver_set_auth(server, unauthorized, svc);
+	svc->m_put = (struct metric){ .name = "store_events_put_total",
+		.help = "Events PutBatch acknowledged (stored, or stored "
+			"before)",
+		.type = METRIC_COUNTER };
+	svc->m_got = (struct metric){ .name = "store_events_got_total",
+		.help = "Events GetBatch answered with",
+		.type = METRIC_COUNTER };
+	svc->m_deleted = (struct metric){ .name = "store_events_deleted_total",
+		.help = "Events removed by DeleteBatch and by clean",
+		.type = METRIC_COUNTER };
+	svc->m_write_failures = (struct metric){
+		.name = "store_write_failures_total",
+		.help = "Writes (put, delete, clean) the database failed",
+		.type = METRIC_COUNTER
+	};
+	svc->m_last_write = (struct metric){
+		.name = "store_last_write_timestamp_seconds",
+		.help = "When a write last succeeded, or 0",
+		.type = METRIC_GAUGE
+	};
+	metric_register(&svc->m_put);
+	metric_register(&svc->m_got);
+	metric_register(&svc->m_deleted);
+	metric_register(&svc->m_write_failures);
+	metric_register(&svc->m_last_write);
 	svc->periodic = (struct cleaner){ .svc = svc, .done = periodic_done };
 	loop_timer_init(&svc->clean_timer, clean_timer, svc);
 	if (o->clean_every_ms > 0)
@@ -608,13 +721,21 @@ storesvc_new(struct gserver *server, const struct storesvc_opts *o)
 void
 storesvc_set_up(struct storesvc *svc, bool up)
 {
+	svc->db_up = up;
+	health(svc);
+}
+
+static void
+health(struct storesvc *svc)
+{
+	int st = svc->db_up && !svc->writes_fail ? 1 : 2;
 	size_t i;
 
 	if (svc->stopping)
 		return; /* NOT_SERVING until the end */
-	gserver_set_health(svc->server, "", up ? 1 : 2);
+	gserver_set_health(svc->server, "", st);
 	for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-		gserver_set_health(svc->server, services[i], up ? 1 : 2);
+		gserver_set_health(svc->server, services[i], st);
 }
 
 /* Shutting down: no new periodic clean; a running one stops soon. */
@@ -635,8 +756,19 @@ storesvc_idle(const struct storesvc *svc)
 void
 storesvc_free(struct storesvc *svc)
 {
+	int m, code;
+
 	if (svc == NULL)
 		return;
 	loop_timer_stop(&svc->clean_timer);
+	metric_unregister(&svc->m_put);
+	metric_unregister(&svc->m_got);
+	metric_unregister(&svc->m_deleted);
+	metric_unregister(&svc->m_write_failures);
+	metric_unregister(&svc->m_last_write);
+	for (m = 0; m < M_COUNT; m++)
+		for (code = 0; code < NCODES; code++)
+			if (svc->requests[m][code].m.name != NULL)
+				metric_unregister(&svc->requests[m][code].m);
 	free(svc);
 }

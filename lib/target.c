@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
@@ -206,6 +207,42 @@ target_connect(const struct target *t, char *err, size_t errlen)
 	    t, t->host, AI_ADDRCONFIG, try_connect, err, errlen);
 }
 
+/*
+ * Make room for a listening socket at path: only a stale socket (no
+ * one accepts on it) is removed.  Anything else there, a file given by
+ * mistake or the live socket of a running server, is refused.
+ */
+static int
+unix_stale(
+    const char *path, const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, r;
+
+	if (lstat(path, &sb) == -1)
+		return errno == ENOENT ?
+		    0 :
+		    errf(err, errlen, "%s: %s", path, strerror(errno));
+	if (!S_ISSOCK(sb.st_mode))
+		return errf(err, errlen,
+		    "%s: exists and is not a socket; refusing to replace it",
+		    path);
+	/* Non-blocking: a full accept queue (EAGAIN) is a live server. */
+	if ((fd = socket(
+		 AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		return errf(
+		    err, errlen, "%s: a server is answering there", path);
+	if (errno != ECONNREFUSED)
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
+	if (unlink(path) == -1 && errno != ENOENT)
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* A listening socket for t (host "*" or empty: all addresses). */
 int
 target_listen(const struct target *t, char *err, size_t errlen)
@@ -217,7 +254,8 @@ target_listen(const struct target *t, char *err, size_t errlen)
 		sun.sun_family = AF_UNIX;
 		memcpy(sun.sun_path, t->host,
 		    strnlen(t->host, sizeof(sun.sun_path) - 1));
-		unlink(t->host);
+		if (unix_stale(t->host, &sun, err, errlen) < 0)
+			return -1;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd == -1 ||
 		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||

@@ -162,6 +162,7 @@ odd_event() {
 # ---- the command line -------------------------------------------------
 
 @test "usage errors: no command, unknown command, options of another command" {
+	# exit-status: store 64
 	run --separate-stderr store
 	[ "$status" -eq 64 ]
 	[ "${stderr_lines[0]}" = "store: no command: serve, put, get, delete, clean or scan" ]
@@ -171,9 +172,9 @@ odd_event() {
 	run --separate-stderr store get --tee x
 	[ "$status" -eq 64 ]
 	[ "${stderr_lines[0]}" = "store: --tee: not an option of get" ]
-	run --separate-stderr store clean --retention 7d
+	run --separate-stderr store clean --retention 7x
 	[ "$status" -eq 64 ]
-	[ "${stderr_lines[0]}" = "store: --retention 7d: not a duration such as 168h, 1h30m, 10s or 500ms" ]
+	[ "${stderr_lines[0]}" = "store: --retention 7x: not a duration such as 168h, 1h30m, 500ms or 90 (seconds)" ]
 	run --separate-stderr store put extra
 	[ "$status" -eq 64 ]
 	run --separate-stderr env API_PORT=http store serve
@@ -275,7 +276,7 @@ delete_clean_scan() {
 	# clean: nothing is a week old; everything is older than 0s
 	run store clean "${DB[@]}"
 	[ "$status" -eq 0 ] && [ "$output" = 0 ]
-	DB_RETENTION_PERIOD=0s run store clean "${DB[@]}"
+	run store clean "${DB[@]}" --retention 0s
 	[ "$status" -eq 0 ] && [ "$output" = 2 ]
 	[ "$(store scan "${DB[@]}" | wc -c)" -eq 0 ]
 }
@@ -343,6 +344,7 @@ put_tee_acks() {
 }
 
 bad_record() {
+	# exit-status: store 65
 	use "$1"
 	cp ev.bin bad.bin
 	size=$(stat -c %s bad.bin)
@@ -419,6 +421,8 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 
 @test "put --tee: a closed stdout stops quietly, a full disk is an I/O error" {
 	use sqlite
+	# exit-status: store 74
+	# exit-status: store 0
 	run --separate-stderr bash -c "store put ${DB[*]@Q} --tee < ev.bin > /dev/full"
 	[ "$status" -eq 74 ]
 	[ "$stderr" = "store: stdout: No space left on device" ]
@@ -426,6 +430,21 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 	[ "$(count_rows)" = "6 6" ]
 	run bash -c "store put -d store2.db --tee < ev.bin | head -c 1 > /dev/null"
 	[ "$status" -eq 0 ]
+}
+
+@test "out of memory for a record that says it is 512 MiB long is exit 70 with one line" {
+	# exit-status: store 70
+	use sqlite
+	printf '\200\200\200\200\002abc' > huge.bin
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1:max_allocation_size_mb=64" \
+		    store put "${DB[@]}" -m 1G < huge.bin
+	else
+		run --separate-stderr prlimit --as=300000000 store put "${DB[@]}" -m 1G < huge.bin
+	fi
+	[ "$status" -eq 70 ]
+	# ASan says so too when an allocation is refused; that line is its own
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "store: out of memory" ]
 }
 
 @test "get and scan refuse to write records to a terminal" {
@@ -437,6 +456,7 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 }
 
 @test "postgresql: a server that cannot be reached is exit 69, with why" {
+	# exit-status: store 69
 	run --separate-stderr store scan -d "postgres://evpipe@127.0.0.1:1/postgres"
 	[ "$status" -eq 69 ]
 	[[ "$stderr" == "store: scan: postgresql: connection to server at \"127.0.0.1\", port 1 failed: Connection refused"* ]]
@@ -450,14 +470,21 @@ print(struct.unpack(\"i\", fcntl.ioctl(8, termios.FIONREAD, bytes(4)))[0])') -eq
 	run --separate-stderr store scan -d "$uri" --db-table pw
 	[ "$status" -eq 69 ]
 	[[ "$stderr" == *"password"* ]]
-	DB_PASSWORD=evpipe-secret store put -vvv -d "$uri" --db-table pw < ev.bin 2> put.err
-	! grep -q evpipe-secret put.err
 	echo evpipe-secret > pw
+	store put -vvv -d "$uri" --db-table pw --db-password-file pw < ev.bin 2> put.err
+	! grep -q evpipe-secret put.err
 	[ "$(store scan -vvv -d "$uri" --db-table pw --db-password-file pw 2> scan.err | evcat | wc -l)" -eq 6 ]
 	! grep -q evpipe-secret scan.err
-	# DB_NAME and DB_USERNAME fill in what the URI leaves out
+	# DB_PASSWORD is serve's, as the original's: a pipeline command
+	# leaves it alone
+	DB_PASSWORD=evpipe-secret run --separate-stderr store get -d "$uri" --db-table pw 1
+	[ "$status" -eq 69 ]
+	# DB_NAME, DB_USERNAME and DB_PASSWORD fill in what the URI leaves out
 	DB_NAME=postgres DB_USERNAME=evpipe DB_PASSWORD=evpipe-secret \
-	    store get -d "postgres://127.0.0.1:$(PGPORT)" --db-table pw 1 | cmp - <(store get -d "$uri" --db-table pw --db-password-file pw 1)
+	    serve -vvv -d "postgres://127.0.0.1:$(PGPORT)" --db-table pw
+	run client get 1
+	[ "${lines[0]}" = '{"ids": ["1"]}' ]
+	! grep -q evpipe-secret server.err
 }
 
 # ---- the gRPC service ---------------------------------------------------
@@ -701,8 +728,81 @@ for i in range(3):
 	kill -TERM "$PID"
 	wait "$PID"
 	# LOG_LEVEL 8 (error): quiet; -v on the command line wins
-	LOG_LEVEL=8 run --separate-stderr store scan -d env.db --db-table msgs -f
-	[ -z "$stderr" ]
+	LOG_LEVEL=8 DB_URI=sqlite:env.db DB_TABLE_NAME=msgs API_PORT=0 \
+	    store serve -v > s2.out 2> s2.err &
+	PID=$!
+	echo "$PID" >> pids
+	wait_for grep -q '^port ' s2.out
+	grep -q '^store: serving sqlite' s2.err
+}
+
+@test "the original's environment is serve's alone: put, get, scan, delete, clean ignore it" {
+	# a DB_URI exported for a store serve elsewhere, and the rest
+	export DB_URI=sqlite:$PWD/other.db DB_TABLE_NAME=other \
+	    DB_RETENTION_PERIOD=0s LOG_LEVEL=-4
+	store put -d mine.db < ev.bin
+	XDG_DATA_HOME=$PWD/xdg store put < ev.bin
+	[ ! -e other.db ]
+	[ "$(sqlite3 mine.db 'SELECT count(*) FROM messages')" = 6 ]
+	[ "$(sqlite3 xdg/evpipe/store.db 'SELECT count(*) FROM messages')" = 6 ]
+	# LOG_LEVEL -4 would trace; the default says nothing
+	store scan -d mine.db > all.bin 2> err
+	[ ! -s err ]
+	[ "$(hex all.bin)" = "$(hex ev.bin)" ]
+	XDG_DATA_HOME=$PWD/xdg store get 1 > got.bin
+	[ "$(evcat got.bin)" = "$(head -n 1 "$DATA/events.jsonl")" ]
+	# DB_RETENTION_PERIOD=0s would remove all; clean keeps the 168h default
+	run store clean -d mine.db
+	[ "$output" = 0 ]
+	run store delete -d mine.db 1
+	[ "$output" = 1 ]
+	[ ! -e other.db ]
+}
+
+@test "get, scan, delete and clean never create a database: a missing one is exit 74" {
+	use sqlite
+	for cmd in "get 1" scan "delete 1" clean; do
+		# exit-status: store 74
+		run --separate-stderr store $cmd -d typo.db
+		[ "$status" -eq 74 ]
+		[ "$stderr" = "store: typo.db: No such file or directory" ]
+		[ ! -e typo.db ]
+		[ -z "$output" ]
+	done
+	run --separate-stderr store scan -d sqlite:nodir/typo.db
+	[ "$status" -eq 74 ]
+	[ ! -e nodir ]
+	# get and scan only read: a database nobody may write is fine
+	store put "${DB[@]}" < ev.bin
+	sum=$(cksum < store.db)
+	store scan "${DB[@]}" > all.bin
+	[ "$(hex all.bin)" = "$(hex ev.bin)" ]
+	[ "$(cksum < store.db)" = "$sum" ]
+	# a file that is no store: a clear line, nothing written into it
+	echo 'not a database' > junk.db
+	run --separate-stderr store get -d junk.db 1
+	[ "$status" -eq 74 ]
+	[ "$stderr" = "store: junk.db: file is not a database" ]
+	[ "$(cat junk.db)" = 'not a database' ]
+}
+
+@test "durations: Go's syntax, and a bare number is seconds, as in every tool" {
+	use sqlite
+	store put "${DB[@]}" < ev.bin
+	run store clean "${DB[@]}" --retention 604800
+	[ "$output" = 0 ]
+	store scan "${DB[@]}" --since 3600 > all.bin
+	[ "$(hex all.bin)" = "$(hex ev.bin)" ]
+	store scan "${DB[@]}" --since 1.5 > /dev/null
+	sleep 1.1
+	run store clean "${DB[@]}" --retention 1
+	[ "$output" = 6 ]
+	# exit-status: store 64
+	run --separate-stderr store clean "${DB[@]}" --retention 24d5
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "store: --retention 24d5: not a duration such as 168h, 1h30m, 500ms or 90 (seconds)" ]
+	DB_RETENTION_PERIOD=-1 run --separate-stderr store serve "${DB[@]}" -l grpc://127.0.0.1:0
+	[ "$status" -eq 64 ]
 }
 
 @test "periodic clean removes what is older than the retention" {
@@ -1018,4 +1118,186 @@ flood() { "$PYTHON3" "$PEERS/conn_flood.py" "$@"; }
 	wait_for grep -q "HTTP/2 error by the client: too_many_pings (we sent GOAWAY ENHANCE_YOUR_CALM)" server.err
 	cat server.err
 	[ "$(grep -c "too many pings" server.err)" -eq 1 ]
+}
+
+# ---- store serve as a service -----------------------------------------
+
+@test "serve -l unix:PATH: refuses a file and a live server's socket, replaces a stale one" {
+	use sqlite
+	echo precious > notsock
+	# exit-status: store 69
+	run --separate-stderr store serve "${DB[@]}" -l "unix:$PWD/notsock"
+	[ "$status" -eq 69 ]
+	[ "$stderr" = "store: $PWD/notsock: exists and is not a socket; refusing to replace it" ]
+	[ "$(cat notsock)" = precious ]
+	store serve "${DB[@]}" -l "unix:$PWD/s.sock" > s1.out 2> s1.err &
+	first=$!
+	echo "$first" >> pids
+	wait_for grep -q '^port ' s1.out
+	run --separate-stderr store serve "${DB[@]}" -l "unix:$PWD/s.sock"
+	[ "$status" -eq 69 ]
+	[ "$stderr" = "store: $PWD/s.sock: a server is answering there" ]
+	# the first server still answers there
+	run "$PYTHON3" "$PEERS/store_client.py" "unix:$PWD/s.sock" put --raw < ev.bin
+	echo "$output"
+	[ "${lines[0]}" = '{"ackCount": 6}' ]
+	# killed, it leaves a stale socket, which the next server replaces
+	kill -KILL "$first"
+	wait "$first" || true
+	[ -S s.sock ]
+	store serve "${DB[@]}" -l "unix:$PWD/s.sock" > s2.out 2> s2.err &
+	echo "$!" >> pids
+	wait_for grep -q '^port ' s2.out
+	run "$PYTHON3" "$PEERS/store_client.py" "unix:$PWD/s.sock" get 1
+	[ "${lines[0]}" = '{"ids": ["1"]}' ]
+}
+
+@test "sqlite: another process holding the write lock: health answers meanwhile, the put waits for it" {
+	use sqlite
+	store put "${DB[@]}" < ev.bin
+	evcat -e <<-'END' > new.bin
+	{"specversion":"1.0","id":"new","source":"/s","type":"t"}
+	END
+	serve "${DB[@]}" -v
+	# the lock is held until the put has met it, then 1 s more
+	"$PYTHON3" - store.db server.err > lock.out <<-'END' &
+	import sqlite3, sys, time
+	db = sqlite3.connect(sys.argv[1], isolation_level=None)
+	db.execute("BEGIN EXCLUSIVE")
+	print("locked", flush=True)
+	end = time.monotonic() + 30
+	while time.monotonic() < end:
+	    if "locked by another process" in open(sys.argv[2]).read():
+	        break
+	    time.sleep(0.05)
+	time.sleep(1)
+	db.execute("COMMIT")
+	print("released", flush=True)
+	END
+	echo "$!" >> pids
+	wait_for grep -q locked lock.out
+	client put --raw < new.bin > put.out &
+	put=$!
+	# grpc.health.v1 Check every 0.1 s while the lock is held: each
+	# answered SERVING within 1 s
+	"$PYTHON3" - "127.0.0.1:$PORT" lock.out <<-'END'
+	import grpc, sys, time
+	ch = grpc.insecure_channel(sys.argv[1], options=[("grpc.enable_http_proxy", 0)])
+	check = ch.unary_unary("/grpc.health.v1.Health/Check",
+	                       request_serializer=lambda b: b,
+	                       response_deserializer=lambda b: b)
+	end = time.monotonic() + 60
+	while "released" not in open(sys.argv[2]).read():
+	    assert time.monotonic() < end, "the lock was never released"
+	    assert check(b"", timeout=1) == b"\x08\x01"  # SERVING
+	    time.sleep(0.1)
+	END
+	wait "$put"
+	grep -q released lock.out
+	[ "$(head -n 1 put.out)" = '{"ackCount": 1}' ]
+	[ "$(sqlite3 store.db 'SELECT count(*) FROM messages')" = 7 ]
+}
+
+@test "sqlite: health is NOT_SERVING while writes fail, SERVING once one succeeds" {
+	use sqlite
+	store put "${DB[@]}" < ev.bin
+	# an event of 1 MiB, more than the files may grow (RLIMIT_FSIZE;
+	# SIGXFSZ ignored, so the write fails with EFBIG): a full disk
+	"$PYTHON3" - > big.bin <<-'END'
+	import base64, json, subprocess, sys
+	ev = {"specversion": "1.0", "id": "big", "source": "/s", "type": "t",
+	      "data_base64": base64.b64encode(bytes(1 << 20)).decode()}
+	sys.stdout.buffer.write(subprocess.run(["evcat", "-e"], check=True,
+	    input=json.dumps(ev).encode(), capture_output=True).stdout)
+	END
+	evcat -e <<-'END' > small.bin
+	{"specversion":"1.0","id":"small","source":"/s","type":"t"}
+	END
+	: > server.out
+	(trap '' XFSZ; ulimit -f 512; exec store serve "${DB[@]}" -l grpc://127.0.0.1:0 > server.out 2> server.err) &
+	echo "$!" >> pids
+	wait_for grep -q '^port ' server.out
+	PORT=$(sed -n 's/^port //p' server.out)
+	run client health
+	[ "${lines[0]}" = '{"health": "SERVING"}' ]
+	run client put --raw < big.bin
+	jsub "$(last)" '{"status":"INTERNAL"}'
+	for s in "" awakari.messages.Service awakari.messages.cleaner.Service; do
+		run client health --service "$s"
+		[ "${lines[0]}" = '{"health": "NOT_SERVING"}' ]
+	done
+	grep -q "writes fail" server.err
+	# reads go on meanwhile
+	run client get 1
+	[ "${lines[0]}" = '{"ids": ["1"]}' ]
+	run client put --raw < small.bin
+	[ "${lines[0]}" = '{"ackCount": 1}' ]
+	run client health
+	[ "${lines[0]}" = '{"health": "SERVING"}' ]
+	grep -q "writes succeed again" server.err
+	[ "$(sqlite3 store.db 'SELECT group_concat(id) FROM messages WHERE id IN ("big", "small")')" = small ]
+}
+
+@test "reflection needs the token, like every call but health" {
+	use sqlite
+	echo s3cret-token > token
+	serve "${DB[@]}" --token-file token
+	"$PEERS/gen" "$BATS_TEST_TMPDIR/rpy"
+	reflect() {
+		"$PYTHON3" "$PEERS/reflect_client.py" "127.0.0.1:$PORT" \
+		    --pyout "$BATS_TEST_TMPDIR/rpy" "$@"
+	}
+	for v in --v1alpha ""; do
+		run reflect $v list
+		jsub "$(last)" '{"status":"UNAUTHENTICATED","details":"missing bearer token"}'
+		run reflect $v --token wrong list
+		jsub "$(last)" '{"status":"UNAUTHENTICATED","details":"invalid bearer token"}'
+		run reflect $v --token s3cret-token list
+		jsub "${lines[0]}" '{"services": ["awakari.messages.Service", "awakari.messages.cleaner.Service", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]}'
+		jsub "$(last)" '{"status":"OK"}'
+	done
+	# an unknown method says nothing to a caller without the token
+	run client raw /awakari.messages.Service/Nope ""
+	jsub "$(last)" '{"status":"UNAUTHENTICATED"}'
+	run client health
+	[ "${lines[0]}" = '{"health": "SERVING"}' ]
+	! grep -q s3cret server.err
+}
+
+@test "serve's metrics: calls by method and status, events, write failures, last write; parsed by prometheus_client" {
+	use sqlite
+	EVPIPE_METRICS_FILE=$PWD/m.prom serve "${DB[@]}"
+	run client put --raw < ev.bin
+	[ "${lines[0]}" = '{"ackCount": 6}' ]
+	run client get 1 2 nope
+	[ "${lines[0]}" = '{"ids": ["1", "2"]}' ]
+	run client delete 3 nope
+	[ "${lines[0]}" = '{"ackCount": 1}' ]
+	run client raw /awakari.messages.Service/PutBatch 0a02ffff
+	jsub "$(last)" '{"status":"INVALID_ARGUMENT"}'
+	kill -TERM "$PID"
+	wait "$PID"
+	"$PYTHON3" - m.prom <<-'END'
+	import sys
+	from prometheus_client.parser import text_string_to_metric_families
+	text = open(sys.argv[1]).read()
+	fams = {f.name: f for f in text_string_to_metric_families(text)}
+	def value(family, labels={}):
+	    for s in fams[family].samples:
+	        if all(s.labels.get(k) == v for k, v in labels.items()):
+	            return s.value
+	    raise SystemExit("no %s %s in\n%s" % (family, labels, text))
+	req = "evpipe_store_requests"
+	assert fams[req].type == "counter"
+	assert value(req, {"tool": "store", "method": "PutBatch", "code": "OK"}) == 1
+	assert value(req, {"method": "PutBatch", "code": "INVALID_ARGUMENT"}) == 1
+	assert value(req, {"method": "GetBatch", "code": "OK"}) == 1
+	assert value(req, {"method": "DeleteBatch", "code": "OK"}) == 1
+	assert value("evpipe_store_events_put") == 6
+	assert value("evpipe_store_events_got") == 2
+	assert value("evpipe_store_events_deleted") == 1
+	assert value("evpipe_store_write_failures") == 0
+	assert fams["evpipe_store_last_write_timestamp_seconds"].type == "gauge"
+	assert value("evpipe_store_last_write_timestamp_seconds") > 1.7e9
+	END
 }

@@ -32,7 +32,8 @@ has neither grpcurl nor python3-grpcio-reflection).
 
   Options: --v1alpha (the v1alpha service), --host NAME (the request's
   host field), --timeout SECONDS, --pyout DIR (default $ECHO_PYOUT, what
-  tests/peers/gen wrote).  The status line is
+  tests/peers/gen wrote), --token T (every call sends the header
+  authorization: Bearer T).  The status line is
       {"status": "OK", "code": 0, "details": ""}
   and the exit status 0 whenever it is printed."""
 import argparse
@@ -126,9 +127,14 @@ def response_json(resp):
     return out
 
 
+# Sent with every call: ("authorization", "Bearer T") given --token T.
+METADATA = []
+
+
 def reflect(stub, reqs, timeout):
     """Send reqs on one stream; the responses, in order."""
-    return list(stub.ServerReflectionInfo(iter(reqs), timeout=timeout))
+    return list(stub.ServerReflectionInfo(iter(reqs), timeout=timeout,
+                                          metadata=METADATA))
 
 
 def message_class(pool, name):
@@ -184,12 +190,13 @@ def call(args, channel, stub, pb2):
     arg = iter(reqs) if mproto.client_streaming else reqs[0]
     try:
         if mproto.server_streaming:
-            it = rpc(arg, timeout=args.timeout)
+            it = rpc(arg, timeout=args.timeout, metadata=METADATA)
             for rep in it:
                 emit({"reply": json_format.MessageToDict(rep)})
             status_line(it.code(), it.details())
         else:
-            rep, c = rpc.with_call(arg, timeout=args.timeout)
+            rep, c = rpc.with_call(arg, timeout=args.timeout,
+                                    metadata=METADATA)
             emit({"reply": json_format.MessageToDict(rep)})
             status_line(c.code(), c.details())
     except grpc.RpcError as e:
@@ -204,7 +211,10 @@ def main():
     ap.add_argument("--host", default="")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--pyout", default=os.environ.get("ECHO_PYOUT"))
+    ap.add_argument("--token", help="send authorization: Bearer TOKEN")
     args = ap.parse_args()
+    if args.token is not None:
+        METADATA.append(("authorization", "Bearer " + args.token))
     if args.requests[0] == "call" and len(args.requests) != 3:
         ap.error("call /pkg.Service/Method JSON")
 
