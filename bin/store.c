@@ -212,34 +212,17 @@ static struct {
 };
 
 /*
- * The duration vocabulary of every evpipe tool (evpipe.7): Go's syntax
- * (168h, 1h30m, 500ms), which the original's DB_RETENTION_PERIOD uses,
- * and a bare number is seconds, as in the other tools' options.
+ * The duration vocabulary of every evpipe tool (evpipe.7, OPTIONS
+ * CONVENTIONS): Go's syntax, which the original's DB_RETENTION_PERIOD
+ * uses, plus d, and a bare number is seconds.
  */
-static int
-store_duration(const char *v, int64_t *out)
-{
-	char buf[64];
-	size_t n = strspn(v, "0123456789");
-
-	if (n > 0 && v[n] == '.' &&
-	    v[n + 1 + strspn(v + n + 1, "0123456789")] == '\0')
-		n = strlen(v);
-	if (n > 0 && v[n] == '\0' && n < sizeof(buf) - 1) {
-		snprintf(buf, sizeof(buf), "%ss", v);
-		v = buf;
-	}
-	return duration_parse(v, out) < 0 || *out < 0 ? -1 : 0;
-}
-
 static void
 duration_opt(const char *name, const char *v, int64_t *out)
 {
-	if (store_duration(v, out) < 0)
+	if (duration_option(v, out) < 0)
 		cli_usage(synopsis,
-		    "%s %s: not a duration such as 168h, 1h30m, 500ms or 90 "
-		    "(seconds)",
-		    name, v);
+		    "%s %s: not a duration such as 30, 30s, 1m or 1d", name,
+		    v);
 }
 
 static const char *
@@ -604,7 +587,7 @@ since_us(const char *s)
 
 	if (rfc3339_parse(s, &sec, &ns) == 0)
 		return sec * 1000000 + ns / 1000;
-	if (store_duration(s, &d) == 0)
+	if (duration_option(s, &d) == 0)
 		return store_now_us() - d / 1000;
 	cli_usage(synopsis,
 	    "--since %s: not an RFC 3339 time or a duration such as 1h", s);
