@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -17,8 +18,16 @@
 #include "healthd.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
-#define HEALTHD_CONNECTIONS 32
+/*
+ * Connections at once: half the descriptors we may open, within these
+ * bounds.  A burst of idle connections must not fill the slots, or a
+ * health check waits behind it in the listen backlog until they time
+ * out, and the orchestrator restarts a healthy pack.
+ */
+#define HEALTHD_CONNECTIONS_MIN 32
+#define HEALTHD_CONNECTIONS_MAX 1024
 #define HEALTHD_IDLE_S 10
 
 struct healthd_req {
@@ -38,6 +47,8 @@ struct healthd {
 	struct loop_io io;
 	struct loop_timer timer;
 	struct healthd_req *waiting;
+	struct metric m_conns;
+	unsigned limit; /* of connections */
 	uint16_t port;
 	bool kick; /* run MHD in this round: a connection was resumed */
 	healthd_fn fn;
@@ -57,23 +68,52 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	linfo("health server: %s", line);
 }
 
-/* Its epoll descriptor is readable: accept, read, answer. */
+static unsigned
+connections(const struct healthd *hd)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+	    hd->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
+
+static double
+read_connections(struct metric *m)
+{
+	return connections(m->ctx);
+}
+
+/*
+ * Let MHD accept, read, answer and close.  At its connection limit MHD
+ * takes the listening socket out of its epoll set, and puts it back
+ * only at the start of its next run: when this run closed connections,
+ * the next one comes at once, or new connections (and the sockets of
+ * clients that gave up, in CLOSE-WAIT) would stay in the backlog until
+ * something else woke it — for ever if nothing did.
+ */
+static void
+run(struct healthd *hd)
+{
+	unsigned before = connections(hd);
+
+	hd->kick = false;
+	MHD_run(hd->d);
+	if (connections(hd) < before)
+		hd->kick = true;
+}
+
+/* Its epoll descriptor is readable. */
 static void
 io_ready(struct loop_io *io, short revents)
 {
-	struct healthd *hd = io->ctx;
-
-	hd->kick = false;
-	MHD_run(hd->d);
+	run(io->ctx);
 }
 
+/* MHD's deadline (an idle connection to close), or a kick. */
 static void
 timer_fire(struct loop_timer *t)
 {
-	struct healthd *hd = t->ctx;
-
-	hd->kick = false;
-	MHD_run(hd->d);
+	run(t->ctx);
 }
 
 /*
@@ -103,6 +143,24 @@ queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 	return r;
 }
 
+/* The tool's counters, in the Prometheus text format (metrics.h). */
+static enum MHD_Result
+metrics(struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	size_t len;
+	char *text = metrics_render(&len);
+
+	resp = MHD_create_response_from_buffer(
+	    len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	MHD_add_response_header(
+	    resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return queue(c, MHD_HTTP_OK, resp);
+}
+
 /*
  * MHD calls this when a request's headers are in (*req_cls is NULL),
  * again for each piece of a body, and again once the connection is
@@ -125,6 +183,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			MHD_add_response_header(resp, "Allow", "GET, HEAD");
 			return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 		}
+		if (strcmp(url, "/metrics") == 0)
+			return metrics(c);
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		r->hd = hd;
@@ -213,9 +273,8 @@ start(struct healthd *hd, const struct sockaddr *sa, uint16_t port,
 		MHD_USE_ERROR_LOG | flags,
 	    port, NULL, NULL, on_request, hd, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, hd, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HEALTHD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)HEALTHD_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    hd, MHD_OPTION_END);
+	    hd->limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEALTHD_IDLE_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hd, MHD_OPTION_END);
 }
 
 struct healthd *
@@ -226,6 +285,7 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		.ai_socktype = SOCK_STREAM },
 			*ai = NULL;
 	const union MHD_DaemonInfo *info;
+	struct rlimit rl;
 	struct healthd *hd;
 	char service[8];
 	int r, saved;
@@ -234,6 +294,12 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		die(EXIT_INTERNAL, "out of memory");
 	hd->fn = fn;
 	hd->ctx = ctx;
+	hd->limit = HEALTHD_CONNECTIONS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < hd->limit)
+		hd->limit = rl.rlim_cur / 2 < HEALTHD_CONNECTIONS_MIN ?
+		    HEALTHD_CONNECTIONS_MIN :
+		    (unsigned)(rl.rlim_cur / 2);
 	if (addr != NULL) {
 		snprintf(service, sizeof(service), "%u", (unsigned)port);
 		if ((r = getaddrinfo(addr, service, &hints, &ai)) != 0) {
@@ -269,6 +335,12 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		.ready = io_ready,
 		.ctx = hd };
 	loop_io_add(&hd->io);
+	hd->m_conns = (struct metric){ .name = "health_connections",
+		.help = "Connections open to the health server.",
+		.type = METRIC_GAUGE,
+		.read = read_connections,
+		.ctx = hd };
+	metric_register(&hd->m_conns);
 	return hd;
 }
 
@@ -291,10 +363,9 @@ healthd_stop(struct healthd *hd)
 		return;
 	while (hd->waiting != NULL)
 		healthd_reply(hd->waiting, 503, "{}");
-	for (i = 0; i < 3 && hd->kick; i++) {
-		hd->kick = false;
-		MHD_run(hd->d);
-	}
+	for (i = 0; i < 3 && hd->kick; i++)
+		run(hd);
+	metric_unregister(&hd->m_conns);
 	loop_io_del(&hd->io);
 	loop_timer_stop(&hd->timer);
 	MHD_stop_daemon(hd->d);

@@ -585,3 +585,93 @@ nresults() {
 	[ "$(cat pr.err)" = "pack-run: stdout: No space left on device" ]
 	[ "$(nresults)" = 1 ]
 }
+
+# Start pack-run with its health server on a free loopback port: $hp.
+start_health_pack() {
+	pack-run -v -a "$API" -p pack.json --poll-interval 100ms --no-input \
+	    --health-port auto --health-addr 127.0.0.1 "$@" > pr.out 2> pr.err &
+	PR_PID=$!
+	wait_for 'grep -q "health: listening on 127.0.0.1 port" pr.err'
+	hp=$(sed -n 's/.*health: listening on 127.0.0.1 port //p' pr.err)
+}
+
+@test "health: a burst of idle and half-sent connections neither wedges the port nor piles up" {
+	start_api
+	echo ok > healthy
+	start_health_pack
+	wait_for '[ "$(q "s[\"registrations\"]")" = 1 ]'
+	# 300 connections that say nothing and 100 with half a request, held
+	# until the server closes them (30 s at most); a GET every half
+	# second meanwhile, each given 2 s.
+	"$PYTHON3" "$PEERS/conn_flood.py" http-hold "$hp" 300 100 --hold 30 \
+	    > flood.json
+	cat flood.json
+	"$PYTHON3" - <<-'END'
+	import json
+	r = json.load(open("flood.json"))
+	assert r["held"] == 400, r
+	assert r["gets"] >= 10 and r["answered"] == r["gets"], r
+	assert r["statuses"] == {"200": r["gets"]}, r
+	# The documented idle timeout: 10 s, not before, and not much after.
+	assert r["closed"] == 400, r
+	assert r["first_close"] >= 9.5 and r["last_close"] < 20, r
+	END
+	# Nothing of the burst is left half-closed.
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
+	# A second burst, torn down at once (resets and closes): still served.
+	"$PYTHON3" "$PEERS/conn_flood.py" http "$hp" 200
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "health: GET /metrics is the Prometheus text format" {
+	start_api
+	echo ok > healthy
+	action Echo 1
+	action Nonesuch 2
+	start_health_pack
+	wait_for '[ "$(nresults)" = 2 ]'
+	curl -sf -D headers -o metrics "http://127.0.0.1:$hp/metrics"
+	grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' headers
+	"$PYTHON3" - <<-'END'
+	from prometheus_client.parser import text_string_to_metric_families
+	fams = {f.name: f for f in text_string_to_metric_families(open("metrics").read())}
+	def value(name, **labels):
+	    for f in fams.values():
+	        for s in f.samples:
+	            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+	                return s.value
+	    raise AssertionError((name, labels))
+	assert fams["evpipe_progress"].type == "counter", fams["evpipe_progress"]
+	assert value("evpipe_progress_total", tool="pack-run", what="actions handled") == 2
+	assert value("evpipe_actions_fatal_total", tool="pack-run") == 1
+	assert value("evpipe_handlers_running", tool="pack-run") == 0
+	assert value("evpipe_health_connections", tool="pack-run") >= 1
+	assert value("evpipe_start_time_seconds", tool="pack-run") > 1.6e9
+	END
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "pack-run.1 under groff keeps the JSON's double quotes" {
+	# man-db renders with groff: every example that is one JSON value
+	# on a line must still parse, and the inline ones keep their quotes.
+	LC_ALL=C.UTF-8 groff -man -Tutf8 -rLL=200n "$EVPIPE_SRCDIR/man/pack-run.1" |
+	    col -b > page.txt
+	"$PYTHON3" - <<-'END'
+	import json
+	text = open("page.txt").read()
+	objs = [l.strip() for l in text.splitlines()
+	        if l.strip().startswith("{") and l.strip().endswith("}")]
+	assert len(objs) >= 2, objs
+	for o in objs:
+	    json.loads(o)
+	assert {"event": "Greeted", "payload": {"greeting": "hello"}} in map(json.loads, objs)
+	for s in ['{"healthy": BOOL, "status": ANY}', '{"event": NAME, "payload": ANY}',
+	          '{"type_url": ..., "value": BASE64}']:
+	    assert s in " ".join(text.split()), s
+	END
+}
