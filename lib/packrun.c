@@ -494,6 +494,8 @@ on_input_end(struct recin *in, int status, const char *why, void *ctx)
 	if (status == EXIT_OK) {
 		linfo("stdin: end of input, after %llu events",
 		    (unsigned long long)recin_count(in));
+		if (R.o->exit_at_eof)
+			drain(EXIT_OK);
 		return;
 	}
 	lerr("%s: %s", in->name, why);
@@ -538,6 +540,8 @@ post_lines(void)
 				linfo("stdin: end of input, after %llu lines",
 				    (unsigned long long)R.lineno);
 				input_stop();
+				if (R.o->exit_at_eof)
+					drain(EXIT_OK);
 			}
 			return;
 		}

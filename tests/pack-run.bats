@@ -193,6 +193,7 @@ nresults() {
 	wait "$PR_PID" || pr_status=$?
 	PR_PID=
 	[ "$pr_status" -eq 69 ]
+	# exit-status: pack-run 69
 	grep -q "pack-run: POST $API/v1/packs/Shell.env.test/actions/take: 404: the server does not know the pack" pr.err
 }
 
@@ -244,6 +245,7 @@ nresults() {
 	wait_for '[ "$(q "len([x for x in s[\"requests\"] if x[\"path\"].endswith(\"/result\")])")" -ge 1 ]'
 	stop_pack
 	[ "$pr_status" -eq 69 ]
+	# exit-status: pack-run 69
 	grep -q "pack-run: result of action [0-9a-f]* not delivered: POST .*: HTTP 503" pr.err
 }
 
@@ -302,6 +304,7 @@ nresults() {
 	run --separate-stderr pack-run -a "$API" -p pack.json --json-lines \
 	    --health-port 0 < in.jsonl
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: stdin: line 4: line has a member "extra" besides event and payload' ]
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", {"a": [1, 2]}), ("Pong", None)]'
 }
@@ -313,6 +316,7 @@ nresults() {
 	run --separate-stderr pack-run -a "$API" -p pack.json --json-lines \
 	    --health-port 0 < in.jsonl
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: stdin: line 2: bad JSON at column 15: a NUL byte' ]
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", 1)]'
 	# a handler whose output holds a NUL: the action fails, says why
@@ -464,7 +468,7 @@ nresults() {
 	wait_for '[ "$(nresults)" = 1 ]'
 	stop_pack
 	[ "$(cat n)" = 2 ]
-	grep -q "GET $API/v1: HTTP 401: fetched the token again" pr.err
+	grep -q "GET $API/v1: HTTP 401 (renewing the token)" pr.err
 	! grep -q tok2 pr.err
 }
 
@@ -528,6 +532,7 @@ nresults() {
 	echo '{"name":"A","commands":[{"name":"C","events":["E"],"handler":"h","timeout":-1}]}' > bad.json
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p bad.json
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: bad.json: $.commands[0].timeout: not a number of seconds or a duration above zero (e.g. 30, "1.5s", "2m")' ]
 	printf '{"name":\n' > bad.json
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p bad.json
@@ -535,12 +540,14 @@ nresults() {
 	[ "$stderr" = 'pack-run: bad.json: line 2, column 1: bad JSON' ]
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p missing.json
 	[ "$status" -eq 74 ]
+	# exit-status: pack-run 74
 	[ "$stderr" = 'pack-run: missing.json: No such file or directory' ]
 }
 
 @test "bad options and settings exit 64 with the synopsis" {
 	run --separate-stderr pack-run -p pack.json
 	[ "$status" -eq 64 ]
+	# exit-status: pack-run 64
 	[ "${stderr%%$'\n'*}" = "pack-run: no Flyte API: give -a URL or set FLYTE_API" ]
 	run --separate-stderr pack-run -a http://x -p pack.json --poll-interval 50ms
 	[ "$status" -eq 64 ]
@@ -582,6 +589,7 @@ nresults() {
 	wait "$PR_PID" || pr_status=$?
 	PR_PID=
 	[ "$pr_status" -eq 74 ]
+	# exit-status: pack-run 74
 	[ "$(cat pr.err)" = "pack-run: stdout: No space left on device" ]
 	[ "$(nresults)" = 1 ]
 }
@@ -674,4 +682,65 @@ start_health_pack() {
 	          '{"type_url": ..., "value": BASE64}']:
 	    assert s in " ".join(text.split()), s
 	END
+}
+
+@test "--exit-at-eof: pack-run ends with its input, once every event is posted" {
+	start_api
+	printf '%s\n' '{"id":"1","source":"/s","specVersion":"1.0","type":"Ping","textData":"one"}' \
+	    '{"id":"2","source":"/s","specVersion":"1.0","type":"Ping","textData":"two"}' |
+	    cecodec encode > in.bin
+	run --separate-stderr pack-run -a "$API" -p pack.json --health-port 0 \
+	    --poll-interval 100ms --exit-at-eof < in.bin
+	# exit-status: pack-run 0
+	[ "$status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == ["one", "two"]'
+	# JSON lines; and an API down at first: the events wait for it.
+	printf '{"event":"Ping","payload":3}\n' > in.jsonl
+	fault '{"down": true}'
+	(sleep 1; fault '{"down": false}') &
+	up=$!
+	EVPIPE_RETRY_INITIAL_MS=100 run --separate-stderr pack-run -a "$API" \
+	    -p pack.json --health-port 0 --json-lines --exit-at-eof < in.jsonl
+	wait "$up"
+	[ "$status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == ["one", "two", 3]'
+	# Without it, the end of input does not stop pack-run.
+	start_pack < /dev/null
+	wait_for 'grep -q "end of input" pr.err || [ "$(q "s[\"registrations\"]")" -ge 1 ]'
+	sleep 0.5
+	kill -0 "$PR_PID"
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+	run --separate-stderr pack-run -a "$API" -p pack.json --no-input --exit-at-eof
+	[ "$status" -eq 64 ]
+}
+
+@test "exit statuses 69 and 70: a health port in use, out of memory" {
+	start_api
+	# 69: the health port given cannot be listened on.
+	"$PYTHON3" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); sys.stdin.read()' > busy.port < <(sleep 60) &
+	busy=$!
+	wait_for '[ -s busy.port ]'
+	run --separate-stderr pack-run -a "$API" -p pack.json --no-input \
+	    --health-addr 127.0.0.1 --health-port "$(cat busy.port)"
+	kill "$busy"
+	# exit-status: pack-run 69
+	[ "$status" -eq 69 ]
+	[[ "$stderr" == *"pack-run: health server: 127.0.0.1 port $(cat busy.port): Address already in use"* ]]
+	# 70: a record on stdin that says it is 512 MiB long, with room for
+	# less (the address-space limit, or the sanitizers' allocator's).
+	printf '\200\200\200\200\002abc' > huge.bin
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1:max_allocation_size_mb=64" \
+		    pack-run -a "$API" -p pack.json --health-port 0 --max-record 1G < huge.bin
+	else
+		run --separate-stderr prlimit --as=300000000 \
+		    pack-run -a "$API" -p pack.json --health-port 0 --max-record 1G < huge.bin
+	fi
+	# exit-status: pack-run 70
+	[ "$status" -eq 70 ]
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "pack-run: out of memory" ]
 }
