@@ -42,13 +42,25 @@ struct healthd_req {
 
 enum { REQ_NEW, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_ORPHAN };
 
+/* A connection, oldest first in healthd.conns. */
+struct healthd_conn {
+	struct healthd_conn *next, **prevp;
+	int fd;
+	bool busy; /* a request is in (its headers were read) */
+	bool shed; /* shut down to make room */
+};
+
+static void set_busy(struct MHD_Connection *, bool);
+
 struct healthd {
 	struct MHD_Daemon *d;
 	struct loop_io io;
 	struct loop_timer timer;
 	struct healthd_req *waiting;
+	struct healthd_conn *conns, **conns_tail;
 	struct metric m_conns;
 	unsigned limit; /* of connections */
+	int64_t shed_at; /* when connections were last shed */
 	uint16_t port;
 	bool kick; /* run MHD in this round: a connection was resumed */
 	healthd_fn fn;
@@ -84,6 +96,36 @@ read_connections(struct metric *m)
 }
 
 /*
+ * Every slot is taken: make room for a quarter of them by shutting down
+ * the oldest connections that have no request in (idle, or sending one
+ * too slowly).  MHD then reads their end and closes them itself, at
+ * once (a kick): a burst of idle connections costs its own connections,
+ * never a health check's wait.
+ */
+static void
+shed(struct healthd *hd)
+{
+	struct healthd_conn *hc;
+	unsigned n = 0;
+
+	for (hc = hd->conns; hc != NULL && n < hd->limit / 4; hc = hc->next)
+		if (!hc->busy && !hc->shed) {
+			hc->shed = true;
+			shutdown(hc->fd, SHUT_RDWR);
+			n++;
+		}
+	if (n == 0)
+		return;
+	hd->kick = true;
+	/* Once for a burst, not for each quarter of it. */
+	if (hd->shed_at == 0 || loop_now() - hd->shed_at > 10000)
+		lwarn("health server: %u connections, the most it serves: "
+		      "closing the oldest idle ones",
+		    hd->limit);
+	hd->shed_at = loop_now();
+}
+
+/*
  * Let MHD accept, read, answer and close.  At its connection limit MHD
  * takes the listening socket out of its epoll set, and puts it back
  * only at the start of its next run: when this run closed connections,
@@ -98,6 +140,8 @@ run(struct healthd *hd)
 
 	hd->kick = false;
 	MHD_run(hd->d);
+	if (connections(hd) >= hd->limit)
+		shed(hd);
 	if (connections(hd) < before)
 		hd->kick = true;
 }
@@ -176,6 +220,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct MHD_Response *resp;
 
 	if (r == NULL) {
+		set_busy(c, true);
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 			resp = MHD_create_response_from_buffer(
@@ -213,6 +258,49 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return queue(c, r->status, resp);
 }
 
+/* MHD accepted a connection, or closed one. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct healthd *hd = cls;
+	struct healthd_conn *hc = *sock_ctx;
+	const union MHD_ConnectionInfo *info;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc))) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		info = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc->fd = info != NULL ? info->connect_fd : -1;
+		hc->shed = hc->fd < 0;
+		hc->prevp = hd->conns_tail;
+		*hd->conns_tail = hc;
+		hd->conns_tail = &hc->next;
+		*sock_ctx = hc;
+		return;
+	}
+	if (hc == NULL)
+		return;
+	if ((*hc->prevp = hc->next) != NULL)
+		hc->next->prevp = hc->prevp;
+	else
+		hd->conns_tail = hc->prevp;
+	*sock_ctx = NULL;
+	free(hc);
+}
+
+static void
+set_busy(struct MHD_Connection *c, bool busy)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+	    c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct healthd_conn *hc = info != NULL ? info->socket_context : NULL;
+
+	if (hc != NULL)
+		hc->busy = busy;
+}
+
 /* The request is over (answered, or the connection failed). */
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -220,6 +308,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct healthd_req *r = *req_cls;
 
+	set_busy(c, false);
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
@@ -274,7 +363,8 @@ start(struct healthd *hd, const struct sockaddr *sa, uint16_t port,
 	    port, NULL, NULL, on_request, hd, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, hd, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
 	    hd->limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEALTHD_IDLE_S,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hd, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hd,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, hd, MHD_OPTION_END);
 }
 
 struct healthd *
@@ -294,6 +384,7 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		die(EXIT_INTERNAL, "out of memory");
 	hd->fn = fn;
 	hd->ctx = ctx;
+	hd->conns_tail = &hd->conns;
 	hd->limit = HEALTHD_CONNECTIONS_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < hd->limit)

@@ -595,8 +595,9 @@ nresults() {
 }
 
 # Start pack-run with its health server on a free loopback port: $hp.
+# $PR_PREFIX: a command to run it with (e.g. prlimit).
 start_health_pack() {
-	pack-run -v -a "$API" -p pack.json --poll-interval 100ms --no-input \
+	${PR_PREFIX:-} pack-run -v -a "$API" -p pack.json --poll-interval 100ms --no-input \
 	    --health-port auto --health-addr 127.0.0.1 "$@" > pr.out 2> pr.err &
 	PR_PID=$!
 	wait_for 'grep -q "health: listening on 127.0.0.1 port" pr.err'
@@ -631,6 +632,29 @@ start_health_pack() {
 	"$PYTHON3" "$PEERS/conn_flood.py" http "$hp" 200
 	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
 	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "health: with few descriptors, a burst costs the oldest idle connections, not a health check" {
+	start_api
+	echo ok > healthy
+	# 128 descriptors: 64 connections at once, far fewer than the burst.
+	PR_PREFIX="prlimit --nofile=128:128" start_health_pack
+	wait_for '[ "$(q "s[\"registrations\"]")" = 1 ]'
+	"$PYTHON3" "$PEERS/conn_flood.py" http-hold "$hp" 300 100 --hold 30 \
+	    > flood.json
+	cat flood.json
+	"$PYTHON3" - <<-'END'
+	import json
+	r = json.load(open("flood.json"))
+	assert r["held"] == 400 and r["closed"] == 400, r
+	assert r["gets"] >= 5 and r["answered"] == r["gets"], r
+	assert r["statuses"] == {"200": r["gets"]}, r
+	END
+	grep -q "pack-run: health server: 64 connections, the most it serves: closing the oldest idle ones" pr.err
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
 	stop_pack
 	[ "$pr_status" -eq 0 ]
 }
