@@ -607,7 +607,8 @@ start_health_pack() {
 @test "health: a burst of idle and half-sent connections neither wedges the port nor piles up" {
 	start_api
 	echo ok > healthy
-	start_health_pack
+	# 1024 descriptors: 512 connections at once, room for the whole burst.
+	PR_PREFIX="prlimit --nofile=1024:1024" start_health_pack
 	wait_for '[ "$(q "s[\"registrations\"]")" = 1 ]'
 	# 300 connections that say nothing and 100 with half a request, held
 	# until the server closes them (30 s at most); a GET every half
