@@ -29,6 +29,7 @@ enum {
 	OPT_CHECK,
 	OPT_DRAIN_TIMEOUT,
 	OPT_EVENT_NAME,
+	OPT_EXIT_AT_EOF,
 	OPT_EXIT_ON_404,
 	OPT_HEALTH_ADDR,
 	OPT_HEALTH_PORT,
@@ -56,6 +57,8 @@ static const struct clitab options[] = {
 	    "on SIGTERM, wait this long for handlers (20s)" },
 	{ "event-name", OPT_EVENT_NAME, "[TYPE=]NAME",
 	    "event name for CloudEvents of TYPE" },
+	{ "exit-at-eof", OPT_EXIT_AT_EOF, NULL,
+	    "drain and exit when stdin ends" },
 	{ "exit-on-404", OPT_EXIT_ON_404, NULL,
 	    "exit when the server forgets the pack" },
 	{ "health-addr", OPT_HEALTH_ADDR, "ADDR",
@@ -210,6 +213,9 @@ main(int argc, char *argv[])
 			names[o.map.n++] = optarg;
 			o.map.rules = names;
 			break;
+		case OPT_EXIT_AT_EOF:
+			o.exit_at_eof = true;
+			break;
 		case OPT_EXIT_ON_404:
 			o.flyte.exit_on_404 = true;
 			break;
@@ -320,6 +326,8 @@ main(int argc, char *argv[])
 		cli_usage(synopsis,
 		    "--event-name is for CloudEvents on stdin, not with "
 		    "--json-lines or --no-input");
+	if (o.exit_at_eof && o.input == PACKRUN_INPUT_NONE)
+		cli_usage(synopsis, "--exit-at-eof: not with --no-input");
 	if (o.tee && isatty(STDOUT_FILENO))
 		cli_usage(synopsis,
 		    "--tee: refusing to write binary records to a terminal");

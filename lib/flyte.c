@@ -73,7 +73,7 @@ struct flyte {
 	bool spooling;
 	struct spool spool;
 
-	int64_t token_at; /* when a token command last ran after a 401 */
+	int64_t token_at; /* when the token was last renewed after a 401 */
 	char last_error[512];
 };
 
@@ -179,25 +179,25 @@ failure(char *buf, size_t len, const char *what, const char *url,
 }
 
 /*
- * failure(), and on a 401 a token that comes from a command is fetched
- * anew (it may have expired), at most every TOKEN_REFRESH_MS.
+ * failure(), and on a 401 the token is renewed in the background (it
+ * may have expired): a command runs again, a file is read again if it
+ * changed; the request's next attempt takes the new one.  At most every
+ * TOKEN_REFRESH_MS, so that a server refusing every token does not run
+ * the command at each poll.  Never a wait here: the loop goes on.
  */
 static const char *
 failed(struct flyte *f, char *buf, size_t len, const char *what,
     const char *url, const struct http_resp *resp)
 {
 	const char *why = failure(buf, len, what, url, resp);
-	char err[256];
 
 	if (why == NULL || resp->curl_code != 0 || resp->status != 401 ||
-	    f->o.token == NULL || f->o.token->kind != SECRET_COMMAND ||
+	    f->o.token == NULL || !secret_isset(f->o.token) ||
 	    (f->token_at != 0 && loop_now() - f->token_at < TOKEN_REFRESH_MS))
 		return why;
 	f->token_at = loop_now();
-	if (secret_refresh(f->o.token, err, sizeof(err)) < 0)
-		lwarn("%s", err);
-	else
-		linfo("%s: fetched the token again", why);
+	linfo("%s (renewing the token)", why);
+	secret_renew(f->o.token, NULL);
 	return why;
 }
 

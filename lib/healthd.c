@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -17,8 +18,16 @@
 #include "healthd.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
-#define HEALTHD_CONNECTIONS 32
+/*
+ * Connections at once: half the descriptors we may open, within these
+ * bounds.  A burst of idle connections must not fill the slots, or a
+ * health check waits behind it in the listen backlog until they time
+ * out, and the orchestrator restarts a healthy pack.
+ */
+#define HEALTHD_CONNECTIONS_MIN 32
+#define HEALTHD_CONNECTIONS_MAX 1024
 #define HEALTHD_IDLE_S 10
 
 struct healthd_req {
@@ -33,11 +42,25 @@ struct healthd_req {
 
 enum { REQ_NEW, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_ORPHAN };
 
+/* A connection, oldest first in healthd.conns. */
+struct healthd_conn {
+	struct healthd_conn *next, **prevp;
+	int fd;
+	bool busy; /* a request is in (its headers were read) */
+	bool shed; /* shut down to make room */
+};
+
+static void set_busy(struct MHD_Connection *, bool);
+
 struct healthd {
 	struct MHD_Daemon *d;
 	struct loop_io io;
 	struct loop_timer timer;
 	struct healthd_req *waiting;
+	struct healthd_conn *conns, **conns_tail;
+	struct metric m_conns;
+	unsigned limit; /* of connections */
+	int64_t shed_at; /* when connections were last shed */
 	uint16_t port;
 	bool kick; /* run MHD in this round: a connection was resumed */
 	healthd_fn fn;
@@ -57,23 +80,84 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	linfo("health server: %s", line);
 }
 
-/* Its epoll descriptor is readable: accept, read, answer. */
+static unsigned
+connections(const struct healthd *hd)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+	    hd->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
+
+static double
+read_connections(struct metric *m)
+{
+	return connections(m->ctx);
+}
+
+/*
+ * Every slot is taken: make room for a quarter of them by shutting down
+ * the oldest connections that have no request in (idle, or sending one
+ * too slowly).  MHD then reads their end and closes them itself, at
+ * once (a kick): a burst of idle connections costs its own connections,
+ * never a health check's wait.
+ */
+static void
+shed(struct healthd *hd)
+{
+	struct healthd_conn *hc;
+	unsigned n = 0;
+
+	for (hc = hd->conns; hc != NULL && n < hd->limit / 4; hc = hc->next)
+		if (!hc->busy && !hc->shed) {
+			hc->shed = true;
+			shutdown(hc->fd, SHUT_RDWR);
+			n++;
+		}
+	if (n == 0)
+		return;
+	hd->kick = true;
+	/* Once for a burst, not for each quarter of it. */
+	if (hd->shed_at == 0 || loop_now() - hd->shed_at > 10000)
+		lwarn("health server: %u connections, the most it serves: "
+		      "closing the oldest idle ones",
+		    hd->limit);
+	hd->shed_at = loop_now();
+}
+
+/*
+ * Let MHD accept, read, answer and close.  At its connection limit MHD
+ * takes the listening socket out of its epoll set, and puts it back
+ * only at the start of its next run: when this run closed connections,
+ * the next one comes at once, or new connections (and the sockets of
+ * clients that gave up, in CLOSE-WAIT) would stay in the backlog until
+ * something else woke it — for ever if nothing did.
+ */
+static void
+run(struct healthd *hd)
+{
+	unsigned before = connections(hd);
+
+	hd->kick = false;
+	MHD_run(hd->d);
+	if (connections(hd) >= hd->limit)
+		shed(hd);
+	if (connections(hd) < before)
+		hd->kick = true;
+}
+
+/* Its epoll descriptor is readable. */
 static void
 io_ready(struct loop_io *io, short revents)
 {
-	struct healthd *hd = io->ctx;
-
-	hd->kick = false;
-	MHD_run(hd->d);
+	run(io->ctx);
 }
 
+/* MHD's deadline (an idle connection to close), or a kick. */
 static void
 timer_fire(struct loop_timer *t)
 {
-	struct healthd *hd = t->ctx;
-
-	hd->kick = false;
-	MHD_run(hd->d);
+	run(t->ctx);
 }
 
 /*
@@ -103,6 +187,24 @@ queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp)
 	return r;
 }
 
+/* The tool's counters, in the Prometheus text format (metrics.h). */
+static enum MHD_Result
+metrics(struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	size_t len;
+	char *text = metrics_render(&len);
+
+	resp = MHD_create_response_from_buffer(
+	    len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	MHD_add_response_header(
+	    resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return queue(c, MHD_HTTP_OK, resp);
+}
+
 /*
  * MHD calls this when a request's headers are in (*req_cls is NULL),
  * again for each piece of a body, and again once the connection is
@@ -118,6 +220,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct MHD_Response *resp;
 
 	if (r == NULL) {
+		set_busy(c, true);
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 			resp = MHD_create_response_from_buffer(
@@ -125,6 +228,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			MHD_add_response_header(resp, "Allow", "GET, HEAD");
 			return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 		}
+		if (strcmp(url, "/metrics") == 0)
+			return metrics(c);
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		r->hd = hd;
@@ -153,6 +258,49 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return queue(c, r->status, resp);
 }
 
+/* MHD accepted a connection, or closed one. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **sock_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct healthd *hd = cls;
+	struct healthd_conn *hc = *sock_ctx;
+	const union MHD_ConnectionInfo *info;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc))) == NULL)
+			die(EXIT_INTERNAL, "out of memory");
+		info = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc->fd = info != NULL ? info->connect_fd : -1;
+		hc->shed = hc->fd < 0;
+		hc->prevp = hd->conns_tail;
+		*hd->conns_tail = hc;
+		hd->conns_tail = &hc->next;
+		*sock_ctx = hc;
+		return;
+	}
+	if (hc == NULL)
+		return;
+	if ((*hc->prevp = hc->next) != NULL)
+		hc->next->prevp = hc->prevp;
+	else
+		hd->conns_tail = hc->prevp;
+	*sock_ctx = NULL;
+	free(hc);
+}
+
+static void
+set_busy(struct MHD_Connection *c, bool busy)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+	    c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct healthd_conn *hc = info != NULL ? info->socket_context : NULL;
+
+	if (hc != NULL)
+		hc->busy = busy;
+}
+
 /* The request is over (answered, or the connection failed). */
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -160,6 +308,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct healthd_req *r = *req_cls;
 
+	set_busy(c, false);
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
@@ -213,9 +362,9 @@ start(struct healthd *hd, const struct sockaddr *sa, uint16_t port,
 		MHD_USE_ERROR_LOG | flags,
 	    port, NULL, NULL, on_request, hd, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, hd, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HEALTHD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)HEALTHD_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    hd, MHD_OPTION_END);
+	    hd->limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEALTHD_IDLE_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, hd,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, hd, MHD_OPTION_END);
 }
 
 struct healthd *
@@ -226,6 +375,7 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		.ai_socktype = SOCK_STREAM },
 			*ai = NULL;
 	const union MHD_DaemonInfo *info;
+	struct rlimit rl;
 	struct healthd *hd;
 	char service[8];
 	int r, saved;
@@ -234,6 +384,13 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		die(EXIT_INTERNAL, "out of memory");
 	hd->fn = fn;
 	hd->ctx = ctx;
+	hd->conns_tail = &hd->conns;
+	hd->limit = HEALTHD_CONNECTIONS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < hd->limit)
+		hd->limit = rl.rlim_cur / 2 < HEALTHD_CONNECTIONS_MIN ?
+		    HEALTHD_CONNECTIONS_MIN :
+		    (unsigned)(rl.rlim_cur / 2);
 	if (addr != NULL) {
 		snprintf(service, sizeof(service), "%u", (unsigned)port);
 		if ((r = getaddrinfo(addr, service, &hints, &ai)) != 0) {
@@ -269,6 +426,12 @@ healthd_start(const char *addr, uint16_t port, healthd_fn fn, void *ctx,
 		.ready = io_ready,
 		.ctx = hd };
 	loop_io_add(&hd->io);
+	hd->m_conns = (struct metric){ .name = "health_connections",
+		.help = "Connections open to the health server.",
+		.type = METRIC_GAUGE,
+		.read = read_connections,
+		.ctx = hd };
+	metric_register(&hd->m_conns);
 	return hd;
 }
 
@@ -291,10 +454,9 @@ healthd_stop(struct healthd *hd)
 		return;
 	while (hd->waiting != NULL)
 		healthd_reply(hd->waiting, 503, "{}");
-	for (i = 0; i < 3 && hd->kick; i++) {
-		hd->kick = false;
-		MHD_run(hd->d);
-	}
+	for (i = 0; i < 3 && hd->kick; i++)
+		run(hd);
+	metric_unregister(&hd->m_conns);
 	loop_io_del(&hd->io);
 	loop_timer_stop(&hd->timer);
 	MHD_stop_daemon(hd->d);

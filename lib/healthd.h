@@ -3,7 +3,8 @@
  * in external epoll mode (its one epoll descriptor is polled like any
  * other, MHD_run() does the work), so there are no threads.
  *
- * Every GET or HEAD, whatever the path, is handed to the tool's
+ * GET /metrics is answered with the tool's counters (metrics.h); every
+ * other GET or HEAD, whatever the path, is handed to the tool's
  * callback, which answers with healthd_reply() at once or later (the
  * connection waits, suspended).  Other methods get 405.
  */

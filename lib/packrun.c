@@ -18,6 +18,7 @@
 #include "inbuf.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "packhealth.h"
 #include "packrun.h"
 #include "progress.h"
@@ -65,10 +66,23 @@ static struct {
 	uint64_t seq;
 	uint64_t actions, fatals, events;
 	struct progress progress_actions, progress_events; /* at -v */
+	struct metric m_fatals, m_running;
 } R;
 
 static void check_end(void);
 static void input_kick(void);
+
+static double
+read_u64(struct metric *m)
+{
+	return (double)*(const uint64_t *)m->ctx;
+}
+
+static double
+read_size(struct metric *m)
+{
+	return (double)*(const size_t *)m->ctx;
+}
 
 static char *
 xstrdup(const char *s)
@@ -480,6 +494,8 @@ on_input_end(struct recin *in, int status, const char *why, void *ctx)
 	if (status == EXIT_OK) {
 		linfo("stdin: end of input, after %llu events",
 		    (unsigned long long)recin_count(in));
+		if (R.o->exit_at_eof)
+			drain(EXIT_OK);
 		return;
 	}
 	lerr("%s: %s", in->name, why);
@@ -524,6 +540,8 @@ post_lines(void)
 				linfo("stdin: end of input, after %llu lines",
 				    (unsigned long long)R.lineno);
 				input_stop();
+				if (R.o->exit_at_eof)
+					drain(EXIT_OK);
 			}
 			return;
 		}
@@ -750,6 +768,20 @@ packrun(const struct packrun_opts *o)
 	flyte_start(R.f);
 	progress_start(&R.progress_actions, "actions handled");
 	progress_start(&R.progress_events, "events posted");
+	R.m_fatals = (struct metric){ .name = "actions_fatal_total",
+		.help =
+		    "Actions answered FATAL: no handler, or one that failed "
+		    "or printed no valid event.",
+		.type = METRIC_COUNTER,
+		.read = read_u64,
+		.ctx = &R.fatals };
+	R.m_running = (struct metric){ .name = "handlers_running",
+		.help = "Handlers running now.",
+		.type = METRIC_GAUGE,
+		.read = read_size,
+		.ctx = &R.njobs };
+	metric_register(&R.m_fatals);
+	metric_register(&R.m_running);
 
 	status = loop_run();
 	progress_end(&R.progress_actions);

@@ -31,6 +31,7 @@ struct packrun_opts {
 	int64_t drain_timeout_ms;
 	bool tee;
 	enum packrun_input input;
+	bool exit_at_eof; /* the end of input drains and exits */
 	size_t max_record;
 	struct packevent_map map;
 	const char *health_addr; /* NULL: every interface */

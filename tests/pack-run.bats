@@ -193,6 +193,7 @@ nresults() {
 	wait "$PR_PID" || pr_status=$?
 	PR_PID=
 	[ "$pr_status" -eq 69 ]
+	# exit-status: pack-run 69
 	grep -q "pack-run: POST $API/v1/packs/Shell.env.test/actions/take: 404: the server does not know the pack" pr.err
 }
 
@@ -244,6 +245,7 @@ nresults() {
 	wait_for '[ "$(q "len([x for x in s[\"requests\"] if x[\"path\"].endswith(\"/result\")])")" -ge 1 ]'
 	stop_pack
 	[ "$pr_status" -eq 69 ]
+	# exit-status: pack-run 69
 	grep -q "pack-run: result of action [0-9a-f]* not delivered: POST .*: HTTP 503" pr.err
 }
 
@@ -302,6 +304,7 @@ nresults() {
 	run --separate-stderr pack-run -a "$API" -p pack.json --json-lines \
 	    --health-port 0 < in.jsonl
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: stdin: line 4: line has a member "extra" besides event and payload' ]
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", {"a": [1, 2]}), ("Pong", None)]'
 }
@@ -313,6 +316,7 @@ nresults() {
 	run --separate-stderr pack-run -a "$API" -p pack.json --json-lines \
 	    --health-port 0 < in.jsonl
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: stdin: line 2: bad JSON at column 15: a NUL byte' ]
 	check '[(e["event"], e["payload"]) for e in s["events"]] == [("Ping", 1)]'
 	# a handler whose output holds a NUL: the action fails, says why
@@ -464,7 +468,7 @@ nresults() {
 	wait_for '[ "$(nresults)" = 1 ]'
 	stop_pack
 	[ "$(cat n)" = 2 ]
-	grep -q "GET $API/v1: HTTP 401: fetched the token again" pr.err
+	grep -q "GET $API/v1: HTTP 401 (renewing the token)" pr.err
 	! grep -q tok2 pr.err
 }
 
@@ -528,6 +532,7 @@ nresults() {
 	echo '{"name":"A","commands":[{"name":"C","events":["E"],"handler":"h","timeout":-1}]}' > bad.json
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p bad.json
 	[ "$status" -eq 65 ]
+	# exit-status: pack-run 65
 	[ "$stderr" = 'pack-run: bad.json: $.commands[0].timeout: not a number of seconds or a duration above zero (e.g. 30, "1.5s", "2m")' ]
 	printf '{"name":\n' > bad.json
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p bad.json
@@ -535,12 +540,14 @@ nresults() {
 	[ "$stderr" = 'pack-run: bad.json: line 2, column 1: bad JSON' ]
 	run --separate-stderr pack-run -a http://127.0.0.1:1 -p missing.json
 	[ "$status" -eq 74 ]
+	# exit-status: pack-run 74
 	[ "$stderr" = 'pack-run: missing.json: No such file or directory' ]
 }
 
 @test "bad options and settings exit 64 with the synopsis" {
 	run --separate-stderr pack-run -p pack.json
 	[ "$status" -eq 64 ]
+	# exit-status: pack-run 64
 	[ "${stderr%%$'\n'*}" = "pack-run: no Flyte API: give -a URL or set FLYTE_API" ]
 	run --separate-stderr pack-run -a http://x -p pack.json --poll-interval 50ms
 	[ "$status" -eq 64 ]
@@ -582,6 +589,183 @@ nresults() {
 	wait "$PR_PID" || pr_status=$?
 	PR_PID=
 	[ "$pr_status" -eq 74 ]
+	# exit-status: pack-run 74
 	[ "$(cat pr.err)" = "pack-run: stdout: No space left on device" ]
 	[ "$(nresults)" = 1 ]
+}
+
+# Start pack-run with its health server on a free loopback port: $hp.
+# $PR_PREFIX: a command to run it with (e.g. prlimit).
+start_health_pack() {
+	${PR_PREFIX:-} pack-run -v -a "$API" -p pack.json --poll-interval 100ms --no-input \
+	    --health-port auto --health-addr 127.0.0.1 "$@" > pr.out 2> pr.err &
+	PR_PID=$!
+	wait_for 'grep -q "health: listening on 127.0.0.1 port" pr.err'
+	hp=$(sed -n 's/.*health: listening on 127.0.0.1 port //p' pr.err)
+}
+
+@test "health: a burst of idle and half-sent connections neither wedges the port nor piles up" {
+	start_api
+	echo ok > healthy
+	# 1024 descriptors: 512 connections at once, room for the whole burst.
+	PR_PREFIX="prlimit --nofile=1024:1024" start_health_pack
+	wait_for '[ "$(q "s[\"registrations\"]")" = 1 ]'
+	# 300 connections that say nothing and 100 with half a request, held
+	# until the server closes them (30 s at most); a GET every half
+	# second meanwhile, each given 2 s.
+	"$PYTHON3" "$PEERS/conn_flood.py" http-hold "$hp" 300 100 --hold 30 \
+	    > flood.json
+	cat flood.json
+	"$PYTHON3" - <<-'END'
+	import json
+	r = json.load(open("flood.json"))
+	assert r["held"] == 400, r
+	assert r["gets"] >= 10 and r["answered"] == r["gets"], r
+	assert r["statuses"] == {"200": r["gets"]}, r
+	# The documented idle timeout: 10 s, not before, and not much after.
+	assert r["closed"] == 400, r
+	assert r["first_close"] >= 9.5 and r["last_close"] < 20, r
+	END
+	# Nothing of the burst is left half-closed.
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
+	# A second burst, torn down at once (resets and closes): still served.
+	"$PYTHON3" "$PEERS/conn_flood.py" http "$hp" 200
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "health: with few descriptors, a burst costs the oldest idle connections, not a health check" {
+	start_api
+	echo ok > healthy
+	# 128 descriptors: 64 connections at once, far fewer than the burst.
+	PR_PREFIX="prlimit --nofile=128:128" start_health_pack
+	wait_for '[ "$(q "s[\"registrations\"]")" = 1 ]'
+	"$PYTHON3" "$PEERS/conn_flood.py" http-hold "$hp" 300 100 --hold 30 \
+	    > flood.json
+	cat flood.json
+	"$PYTHON3" - <<-'END'
+	import json
+	r = json.load(open("flood.json"))
+	assert r["held"] == 400 and r["closed"] == 400, r
+	assert r["gets"] >= 5 and r["answered"] == r["gets"], r
+	assert r["statuses"] == {"200": r["gets"]}, r
+	END
+	grep -q "pack-run: health server: 64 connections, the most it serves: closing the oldest idle ones" pr.err
+	wait_for '[ "$(ss -Htn state close-wait "( sport = :$hp )" | wc -l)" = 0 ]'
+	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hp/")" = 200 ]
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "health: GET /metrics is the Prometheus text format" {
+	start_api
+	echo ok > healthy
+	action Echo 1
+	action Nonesuch 2
+	start_health_pack
+	wait_for '[ "$(nresults)" = 2 ]'
+	curl -sf -D headers -o metrics "http://127.0.0.1:$hp/metrics"
+	grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' headers
+	"$PYTHON3" - <<-'END'
+	from prometheus_client.parser import text_string_to_metric_families
+	fams = {f.name: f for f in text_string_to_metric_families(open("metrics").read())}
+	def value(name, **labels):
+	    for f in fams.values():
+	        for s in f.samples:
+	            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+	                return s.value
+	    raise AssertionError((name, labels))
+	assert fams["evpipe_progress"].type == "counter", fams["evpipe_progress"]
+	assert value("evpipe_progress_total", tool="pack-run", what="actions handled") == 2
+	assert value("evpipe_actions_fatal_total", tool="pack-run") == 1
+	assert value("evpipe_handlers_running", tool="pack-run") == 0
+	assert value("evpipe_health_connections", tool="pack-run") >= 1
+	assert value("evpipe_start_time_seconds", tool="pack-run") > 1.6e9
+	END
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+}
+
+@test "pack-run.1 under groff keeps the JSON's double quotes" {
+	# man-db renders with groff: every example that is one JSON value
+	# on a line must still parse, and the inline ones keep their quotes.
+	LC_ALL=C.UTF-8 groff -man -Tutf8 -rLL=200n "$EVPIPE_SRCDIR/man/pack-run.1" |
+	    col -b > page.txt
+	"$PYTHON3" - <<-'END'
+	import json
+	text = open("page.txt").read()
+	objs = [l.strip() for l in text.splitlines()
+	        if l.strip().startswith("{") and l.strip().endswith("}")]
+	assert len(objs) >= 2, objs
+	for o in objs:
+	    json.loads(o)
+	assert {"event": "Greeted", "payload": {"greeting": "hello"}} in map(json.loads, objs)
+	for s in ['{"healthy": BOOL, "status": ANY}', '{"event": NAME, "payload": ANY}',
+	          '{"type_url": ..., "value": BASE64}']:
+	    assert s in " ".join(text.split()), s
+	END
+}
+
+@test "--exit-at-eof: pack-run ends with its input, once every event is posted" {
+	start_api
+	printf '%s\n' '{"id":"1","source":"/s","specVersion":"1.0","type":"Ping","textData":"one"}' \
+	    '{"id":"2","source":"/s","specVersion":"1.0","type":"Ping","textData":"two"}' |
+	    cecodec encode > in.bin
+	run --separate-stderr pack-run -a "$API" -p pack.json --health-port 0 \
+	    --poll-interval 100ms --exit-at-eof < in.bin
+	# exit-status: pack-run 0
+	[ "$status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == ["one", "two"]'
+	# JSON lines; and an API down at first: the events wait for it.
+	printf '{"event":"Ping","payload":3}\n' > in.jsonl
+	fault '{"down": true}'
+	(sleep 1; fault '{"down": false}') &
+	up=$!
+	EVPIPE_RETRY_INITIAL_MS=100 run --separate-stderr pack-run -a "$API" \
+	    -p pack.json --health-port 0 --json-lines --exit-at-eof < in.jsonl
+	wait "$up"
+	[ "$status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == ["one", "two", 3]'
+	# Without it, the end of input does not stop pack-run.
+	start_pack < /dev/null
+	wait_for 'grep -q "end of input" pr.err || [ "$(q "s[\"registrations\"]")" -ge 1 ]'
+	sleep 0.5
+	kill -0 "$PR_PID"
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+	run --separate-stderr pack-run -a "$API" -p pack.json --no-input --exit-at-eof
+	[ "$status" -eq 64 ]
+}
+
+@test "exit statuses 69 and 70: a health port in use, out of memory" {
+	start_api
+	# 69: the health port given cannot be listened on.
+	"$PYTHON3" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); sys.stdin.read()' > busy.port < <(sleep 60) &
+	busy=$!
+	wait_for '[ -s busy.port ]'
+	run --separate-stderr pack-run -a "$API" -p pack.json --no-input \
+	    --health-addr 127.0.0.1 --health-port "$(cat busy.port)"
+	kill "$busy"
+	# exit-status: pack-run 69
+	[ "$status" -eq 69 ]
+	[[ "$stderr" == *"pack-run: health server: 127.0.0.1 port $(cat busy.port): Address already in use"* ]]
+	# 70: a record on stdin that says it is 512 MiB long, with room for
+	# less (the address-space limit, or the sanitizers' allocator's).
+	printf '\200\200\200\200\002abc' > huge.bin
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1:max_allocation_size_mb=64" \
+		    pack-run -a "$API" -p pack.json --health-port 0 --max-record 1G < huge.bin
+	else
+		run --separate-stderr prlimit --as=300000000 \
+		    pack-run -a "$API" -p pack.json --health-port 0 --max-record 1G < huge.bin
+	fi
+	# exit-status: pack-run 70
+	[ "$status" -eq 70 ]
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "pack-run: out of memory" ]
 }

@@ -26,6 +26,16 @@
       sending nothing and the others half a request (no final CRLF);
       then all are reset (SO_LINGER 0) or closed, alternately, at once.
       Prints {"burst": N}.
+  conn_flood.py http-hold PORT IDLE HALF [--hold S] [--every S] [--path P]
+      IDLE connections that send nothing and HALF that send half a
+      request (no final CRLF), all held; meanwhile a GET PATH (default
+      /health) on a connection of its own every S seconds (default 0.5),
+      each given 2 seconds.  Ends when the server has closed every held
+      connection or after --hold seconds (default 30), and prints
+        {"held": N, "closed": C, "first_close": T0, "last_close": T1,
+         "gets": G, "answered": A, "slowest": T, "statuses": {...}}
+      (times in seconds since the burst was open; a GET that got no
+      status line within 2 s counts as not answered).
 """
 import argparse
 import json
@@ -213,6 +223,72 @@ def http(args):
     print(json.dumps({"burst": args.n}), flush=True)
 
 
+def one_get(port, path):
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n"
+                       "Connection: close\r\n\r\n" % path).encode())
+            data = b""
+            while b"\r\n" not in data:
+                s.settimeout(max(0.01, 2 - (time.monotonic() - t0)))
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        status = data.split(b" ")[1].decode() if data.startswith(
+            b"HTTP/1.") else None
+    except OSError:
+        status = None
+    return status, time.monotonic() - t0
+
+
+def http_hold(args):
+    socks = []
+    for i in range(args.idle + args.half):
+        s = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+        s.setblocking(False)
+        if i >= args.idle:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        socks.append(s)
+    t0 = time.monotonic()
+    open_ = set(socks)
+    closes = []
+    gets, answered, slowest, statuses = 0, 0, 0.0, {}
+    next_get = t0
+    while open_ and time.monotonic() - t0 < args.hold:
+        now = time.monotonic()
+        if now >= next_get:
+            status, took = one_get(args.port, args.path)
+            gets += 1
+            slowest = max(slowest, took)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            if status is not None and took <= 2:
+                answered += 1
+            next_get = time.monotonic() + args.every
+        r, _, _ = select.select(list(open_)[:1000], [], [],
+                                max(0, min(0.1, next_get - time.monotonic())))
+        for s in r:
+            try:
+                chunk = s.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                closes.append(time.monotonic() - t0)
+                open_.discard(s)
+                s.close()
+    for s in open_:
+        s.close()
+    print(json.dumps({"held": len(socks), "closed": len(closes),
+                      "first_close": round(min(closes), 2) if closes else None,
+                      "last_close": round(max(closes), 2) if closes else None,
+                      "gets": gets, "answered": answered,
+                      "slowest": round(slowest, 2), "statuses": statuses}),
+          flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="mode", required=True)
@@ -232,8 +308,16 @@ def main():
     a = sub.add_parser("http")
     a.add_argument("port", type=int)
     a.add_argument("n", type=int)
+    a = sub.add_parser("http-hold")
+    a.add_argument("port", type=int)
+    a.add_argument("idle", type=int)
+    a.add_argument("half", type=int)
+    a.add_argument("--hold", type=float, default=30)
+    a.add_argument("--every", type=float, default=0.5)
+    a.add_argument("--path", default="/health")
     args = p.parse_args()
-    {"idle": idle, "health": health, "watch": watch, "http": http}[args.mode](args)
+    {"idle": idle, "health": health, "watch": watch, "http": http,
+     "http-hold": http_hold}[args.mode](args)
 
 
 if __name__ == "__main__":
