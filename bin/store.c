@@ -221,8 +221,7 @@ duration_opt(const char *name, const char *v, int64_t *out)
 {
 	if (duration_option(v, out) < 0)
 		cli_usage(synopsis,
-		    "%s %s: not a duration such as 30, 30s, 1m or 1d", name,
-		    v);
+		    "%s %s: not a duration such as 30, 30s, 1m or 1d", name, v);
 }
 
 static const char *

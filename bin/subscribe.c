@@ -80,14 +80,12 @@ static const struct clitab options[] = {
 	{ "connect-to", OPT_CONNECT_TO, "HOST:PORT",
 	    "connect there, keep the endpoint's name" },
 	{ "count", 'c', "N", "stop after writing N events" },
-	{ "data", 'd', "JSON",
-	    "generic: the request as JSON (@FILE: from FILE, @-: stdin)" },
 	{ "endpoint", OPT_ENDPOINT, "URL",
 	    "the server: grpc[s]://host[:port], host:port or unix:path" },
 	{ "force", 'f', NULL, "write records even to a terminal" },
 	{ "harvester", OPT_HARVESTER, "URL",
 	    "Axway: the catch-up API, https://HOST:PORT/events" },
-	{ "header", 'H', "HEADER",
+	{ "header", 'H', "NAME=VALUE",
 	    "generic: metadata 'NAME: VALUE' or NAME=VALUE (repeatable)" },
 	{ "help", 'h', NULL, "print this help and exit" },
 	{ "idle-timeout", OPT_IDLE_TIMEOUT, "TIME",
@@ -121,6 +119,8 @@ static const struct clitab options[] = {
 	{ "queue_name", OPT_QUEUE, "NAME",
 	    "the EngFlow client's name for --queue" },
 	{ "quiet", 'q', NULL, "print errors only" },
+	{ "request", 'd', "JSON",
+	    "generic: the request as JSON (@FILE: from FILE, @-: stdin)" },
 	{ "request-file", OPT_REQUEST_FILE, "FILE",
 	    "generic: the request, protobuf bytes" },
 	{ "retries", OPT_RETRIES, "N",
@@ -337,13 +337,13 @@ check(struct sub_opts *o, const char *api, bool page_size_given, bool plaintext)
 	only_for(o, o->method != NULL, "method", SUB_API_GENERIC);
 	only_for(o, o->request_file != NULL, "request-file", SUB_API_GENERIC);
 	only_for(o, o->type != NULL, "message-type", SUB_API_GENERIC);
-	only_for(o, o->data != NULL, "data", SUB_API_GENERIC);
+	only_for(o, o->data != NULL, "request", SUB_API_GENERIC);
 	only_for(o, o->protoset != NULL, "protoset", SUB_API_GENERIC);
 	only_for(o, o->nheaders > 0, "header", SUB_API_GENERIC);
 	only_for(o, o->max_time_ms > 0, "max-time", SUB_API_GENERIC);
 	if (o->data != NULL && o->request_file != NULL)
-		cli_usage(
-		    synopsis, "--data and --request-file exclude each other");
+		cli_usage(synopsis,
+		    "--request and --request-file exclude each other");
 
 	switch (o->api) {
 	case SUB_API_ENGFLOW:

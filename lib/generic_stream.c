@@ -99,10 +99,10 @@ read_data(const char *d)
 		G.data = xstrndup(d, strlen(d));
 		G.data_len = strlen(d);
 	} else if (strcmp(d, "@-") == 0) {
-		G.data = (char *)slurp(STDIN_FILENO, "--data @- (stdin)", &n);
+		G.data = (char *)slurp(STDIN_FILENO, "--request @- (stdin)", &n);
 		G.data_len = n;
 	} else {
-		G.data = (char *)read_file(d + 1, "--data", &n);
+		G.data = (char *)read_file(d + 1, "--request", &n);
 		G.data_len = n;
 	}
 }
@@ -146,7 +146,7 @@ describe(int *code, char *err, size_t errlen)
 			strbuf_free(&b);
 			*code = EXIT_DATA;
 			snprintf(
-			    err, errlen, "--data: as %s: %s", m.input, why);
+			    err, errlen, "--request: as %s: %s", m.input, why);
 			return -1;
 		}
 		arena_free(&a);

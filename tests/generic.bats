@@ -116,9 +116,9 @@ gsub() {
 	# the service by symbol, then the import the answer left out, by name
 	grep -q '"symbol": "evpipe.test.ticker.Ticker"' t.log
 	grep -q '"file": "google/protobuf/timestamp.proto"' t.log
-	# --data=@FILE and @- (subscribe reads stdin for nothing else)
+	# --request=@FILE and @- (subscribe reads stdin for nothing else)
 	printf '%s' "$json" > req.json
-	gsub --plaintext --endpoint "127.0.0.1:$PORT" --data=@req.json > /dev/null
+	gsub --plaintext --endpoint "127.0.0.1:$PORT" --request=@req.json > /dev/null
 	[ "$(got_hex 2)" = "$(want_hex "$json")" ]
 	gsub --plaintext --endpoint "127.0.0.1:$PORT" -d @- < req.json > /dev/null
 	[ "$(got_hex 3)" = "$(want_hex "$json")" ]
@@ -180,7 +180,7 @@ sys.stdout.buffer.write(ticker_pb2.WatchRequest(topic="r", count=1).SerializeToS
 		run -65 --separate-stderr gsub --plaintext \
 		    --endpoint "127.0.0.1:$PORT" -P "$set" -d "$bad"
 		echo "$bad: $stderr"
-		[[ "$stderr" == "subscribe: --data: as evpipe.test.ticker.WatchRequest: "* ]]
+		[[ "$stderr" == "subscribe: --request: as evpipe.test.ticker.WatchRequest: "* ]]
 		[ -z "$output" ]
 		sane
 	done
@@ -195,11 +195,11 @@ sys.stdout.buffer.write(ticker_pb2.WatchRequest(topic="r", count=1).SerializeToS
 	[[ "$stderr" == "subscribe: -P bad.pb: not a FileDescriptorSet" ]]
 	run -64 --separate-stderr gsub --plaintext --endpoint "127.0.0.1:$PORT" \
 	    -P "$set" -d '{}' --request-file req.bin
-	[[ "$stderr" == *"--data and --request-file exclude each other"* ]]
+	[[ "$stderr" == *"--request and --request-file exclude each other"* ]]
 	# exit-status: subscribe 74
 	run -74 --separate-stderr gsub --plaintext --endpoint "127.0.0.1:$PORT" \
 	    -P "$set" -d @no-such-file
-	[[ "$stderr" == *"--data no-such-file: No such file or directory"* ]]
+	[[ "$stderr" == *"--request no-such-file: No such file or directory"* ]]
 }
 
 @test "generic: -H metadata reaches the peer; reserved names: 64" {
