@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "frame.h"
 #include "grpc.h"
 #include "log.h"
+#include "healthd.h"
 #include "loop.h"
 #include "rfc3339.h"
 #include "secret.h"
@@ -65,6 +67,8 @@ static const char options[] =
     "these CAs\n"
     "      --grace=DURATION      at SIGTERM, time calls get to finish "
     "(default 10s)\n"
+    "      --http=[ADDR:]PORT    HTTP: GET /metrics, any other GET health\n"
+    "                            (200 SERVING or 503 NOT_SERVING)\n"
     "      --idle-timeout=DURATION  close connections without calls after "
     "this\n"
     "                            long (default 5m; 0 never)\n"
@@ -108,6 +112,7 @@ enum {
 	OPT_DB_TABLE,
 	OPT_DB_USERNAME,
 	OPT_GRACE,
+	OPT_HTTP,
 	OPT_IDLE_TIMEOUT,
 	OPT_KEY,
 	OPT_LINGER,
@@ -134,6 +139,7 @@ static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "http", required_argument, NULL, OPT_HTTP },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "linger", required_argument, NULL, OPT_LINGER },
@@ -173,6 +179,7 @@ static const struct {
 	{ OPT_CLIENT_CA, C(SERVE) },
 	{ 'f', C(PUT) | C(GET) | C(SCAN) },
 	{ OPT_GRACE, C(SERVE) },
+	{ OPT_HTTP, C(SERVE) },
 	{ OPT_IDLE_TIMEOUT, C(SERVE) },
 	{ OPT_KEY, C(SERVE) },
 	{ OPT_LINGER, C(PUT) },
@@ -192,7 +199,7 @@ static struct {
 	enum cmd cmd;
 	const char *db, *db_name, *db_username, *db_table;
 	struct secret password, token;
-	const char *listen, *cert, *key, *client_ca;
+	const char *listen, *cert, *key, *client_ca, *http;
 	int64_t retention_ns, clean_every_ns, grace_ns, linger_ns, idle_ns;
 	size_t max_msg, max_record;
 	uint64_t batch, max_conns;
@@ -355,6 +362,9 @@ parse(int argc, char **argv)
 		case OPT_DB_USERNAME:
 			A.db_username = optarg;
 			break;
+		case OPT_HTTP:
+			A.http = optarg;
+			break;
 		case OPT_GRACE:
 			duration_opt("--grace", optarg, &A.grace_ns);
 			break;
@@ -469,6 +479,7 @@ static struct {
 	struct store *store;
 	struct gserver *server;
 	struct storesvc *svc;
+	struct healthd *http;
 	struct loop_timer idle;
 	bool started;
 } S;
@@ -512,6 +523,46 @@ serve_signal(int signo, void *ctx)
 	linfo("signal %d: finishing the calls in flight, then stopping", signo);
 	storesvc_stop(S.svc);
 	gserver_shutdown(S.server, A.grace_ns / 1000000, server_done, NULL);
+}
+
+/* GET on --http, other than /metrics (healthd answers that itself). */
+static void
+on_http(struct healthd_req *req, void *ctx)
+{
+	if (storesvc_serving(S.svc))
+		healthd_reply(req, 200, "{\"status\":\"SERVING\"}");
+	else
+		healthd_reply(req, 503, "{\"status\":\"NOT_SERVING\"}");
+}
+
+/* --http [ADDR:]PORT, started once the gRPC server is. */
+static void
+http_start(void)
+{
+	char addr[256], err[512];
+	const char *colon = strrchr(A.http, ':');
+	const char *port = colon != NULL ? colon + 1 : A.http;
+	char *end;
+	unsigned long n;
+
+	addr[0] = '\0';
+	if (colon != NULL) {
+		if ((size_t)(colon - A.http) >= sizeof(addr))
+			cli_usage(
+			    synopsis, "--http %s: address too long", A.http);
+		memcpy(addr, A.http, (size_t)(colon - A.http));
+		addr[colon - A.http] = '\0';
+	}
+	errno = 0;
+	n = strtoul(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || errno != 0 || n > 65535)
+		cli_usage(synopsis, "--http %s: not [ADDR:]PORT", A.http);
+	S.http = healthd_start(addr[0] != '\0' ? addr : NULL, (uint16_t)n,
+	    on_http, NULL, err, sizeof(err));
+	if (S.http == NULL)
+		die(EXIT_CONNECT, "--http %s: %s", A.http, err);
+	linfo("HTTP health and metrics on port %d", healthd_port(S.http));
+	printf("http port %d\n", healthd_port(S.http));
 }
 
 static int
@@ -560,10 +611,14 @@ serve(struct store_config *cfg)
 	linfo("serving %s on %s (port %d)", store_backend_name(S.store),
 	    A.listen, gserver_port(S.server));
 	printf("port %d\n", gserver_port(S.server));
+	if (A.http != NULL)
+		http_start();
 	if (fflush(stdout) == EOF)
 		linfo("stdout: cannot print the port");
 	status = loop_run();
 	loop_timer_stop(&S.idle);
+	if (S.http != NULL)
+		healthd_stop(S.http);
 	storesvc_free(S.svc);
 	gserver_free(S.server);
 	store_close(S.store);

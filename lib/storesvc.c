@@ -746,6 +746,12 @@ storesvc_stop(struct storesvc *svc)
 	loop_timer_stop(&svc->clean_timer);
 }
 
+bool
+storesvc_serving(const struct storesvc *svc)
+{
+	return svc->db_up && !svc->writes_fail && !svc->stopping;
+}
+
 /* No store request of ours is outstanding. */
 bool
 storesvc_idle(const struct storesvc *svc)

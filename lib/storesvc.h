@@ -28,6 +28,8 @@ struct storesvc *storesvc_new(struct gserver *, const struct storesvc_opts *);
 void storesvc_set_up(struct storesvc *, bool);
 void storesvc_stop(struct storesvc *);
 bool storesvc_idle(const struct storesvc *);
+/* What health says: the database is up, writes succeed, not stopping. */
+bool storesvc_serving(const struct storesvc *);
 void storesvc_free(struct storesvc *);
 
 #endif

@@ -1302,3 +1302,29 @@ flood() { "$PYTHON3" "$PEERS/conn_flood.py" "$@"; }
 	assert value("evpipe_store_last_write_timestamp_seconds") > 1.7e9
 	END
 }
+
+@test "serve --http: health over HTTP (200 SERVING) and GET /metrics, parsed by prometheus_client; a bad address is 64" {
+	use sqlite
+	serve "${DB[@]}" --http 127.0.0.1:0 --grace 30s
+	HTTP=$(sed -n 's/^http port //p' server.out)
+	[ -n "$HTTP" ]
+	run client put --raw < ev.bin
+	[ "${lines[0]}" = '{"ackCount": 6}' ]
+	"$PYTHON3" - "$HTTP" <<-'END'
+	import sys, urllib.request
+	from prometheus_client.parser import text_string_to_metric_families
+	base = "http://127.0.0.1:%s" % sys.argv[1]
+	r = urllib.request.urlopen(base + "/health", timeout=10)
+	assert r.status == 200 and r.read() == b'{"status":"SERVING"}'
+	r = urllib.request.urlopen(base + "/metrics", timeout=10)
+	assert r.headers["Content-Type"].startswith("text/plain")
+	fams = {f.name: f for f in
+	        text_string_to_metric_families(r.read().decode())}
+	put = [s.value for s in fams["evpipe_store_events_put"].samples
+	       if s.labels.get("tool") == "store"]
+	assert put == [6], put
+	END
+	# exit-status: store 64
+	run -64 --separate-stderr store serve "${DB[@]}" --http 127.0.0.1:x
+	[ "${stderr_lines[0]}" = "store: --http 127.0.0.1:x: not [ADDR:]PORT" ]
+}
