@@ -30,6 +30,12 @@
 
 #define ACK_MAX 1024
 #define ACK_ATTR "evpipeack"
+/*
+ * The ack-only marker (evpipe.7): an event of this type carries only an
+ * evpipeack for an input a middle stage dropped.  A last stage counts it
+ * handled, delivers and stores nothing, and passes its ack on in order.
+ */
+#define ACK_ONLY_TYPE "dev.evpipe.ack"
 
 /* The writer: forward --acked-to, store put --acked-to. */
 struct ackw {

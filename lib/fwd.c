@@ -566,6 +566,15 @@ on_record(struct recin *r, const uint8_t *body, size_t len,
 	}
 	/* In the window first: the target may deliver it before it returns. */
 	fwdwin_push(&f->win, ev);
+	if (strcmp(ce->type, ACK_ONLY_TYPE) == 0) {
+		/* evpipe.7, ACK-ONLY MARKER: handled, nothing to deliver. */
+		ltrace(
+		    "record %llu: ack-only marker", (unsigned long long)recno);
+		ev->pass = true;
+		fwdwin_handled(&f->win, ev);
+		release(f);
+		return room(f) ? 0 : RECIN_PAUSE;
+	}
 	err[0] = '\0';
 	k = f->t->take(f->tctx, ev, ce, err, sizeof(err));
 	if (k == FWD_SKIP) {

@@ -47,6 +47,12 @@ struct jv {
  * without NUL: raw control characters, lone surrogates and \u0000 are
  * refused.
  */
+/*
+ * libjq exports jv_parse and calls it through its PLT: a program that
+ * links both (evjq) must not interpose ours on it, so ours has its own
+ * link name.
+ */
+#define jv_parse evp_json_parse
 struct jv *jv_parse(struct arena *, const char *, size_t, char *, size_t);
 /* The first member of an object with that name, or NULL. */
 const struct jv *jv_member(const struct jv *, const char *);

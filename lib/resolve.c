@@ -228,10 +228,25 @@ duplicate(struct resolve *r, const char *key, const uint8_t *rec, size_t len,
 }
 
 static void
-pass(struct resolve *r, const uint8_t *rec, size_t len)
+pass(struct resolve *r, const uint8_t *rec, size_t len, const CloudEvent *ev)
 {
+	const char *ack;
+	CloudEvent *m;
+	uint8_t *p;
+	size_t n;
+
 	if (r->o.drop_unknown) {
 		r->dropped++;
+		/* evpipe.7, ACK-ONLY MARKER: its ack goes on in its turn. */
+		if ((ack = ce_get_string(ev, ACK_ATTR)) == NULL)
+			return;
+		m = ce_new(&r->arena, ev->id, ev->source, ACK_ONLY_TYPE);
+		ce_put_string(&r->arena, m, ACK_ATTR, ack);
+		n = protobuf_c_message_get_packed_size(&m->base);
+		p = arena_alloc(&r->arena, n);
+		protobuf_c_message_pack(&m->base, p);
+		invq_pass(&r->q, p, n);
+		arena_reset(&r->arena);
 		return;
 	}
 	r->passed++;
@@ -308,7 +323,7 @@ on_record(struct recin *in, const uint8_t *rec, size_t len,
 		return RECIN_PAUSE;
 	}
 	if (k == 0)
-		pass(r, rec, len);
+		pass(r, rec, len, ev);
 	return invq_full(&r->q) ? RECIN_PAUSE : 0;
 }
 

@@ -290,7 +290,7 @@ static void
 maybe_commit(void)
 {
 	struct batch *b = P.filling;
-	size_t i;
+	size_t i, n;
 
 	if (P.flight != NULL || b == NULL || b->n == 0 || !commit_due(b))
 		return;
@@ -299,17 +299,22 @@ maybe_commit(void)
 	P.lingered = false;
 	loop_timer_stop(&P.linger);
 	b->events = xrealloc(NULL, b->n * sizeof(*b->events));
-	for (i = 0; i < b->n; i++)
-		b->events[i] = (struct store_event){
+	for (i = n = 0; i < b->n; i++) {
+		/* evpipe.7, ACK-ONLY MARKER: not stored; its ack goes on. */
+		if (strcmp((const char *)b->buf + b->ev[i].type,
+			ACK_ONLY_TYPE) == 0)
+			continue;
+		b->events[n++] = (struct store_event){
 			.id = (const char *)b->buf + b->ev[i].id,
 			.type = (const char *)b->buf + b->ev[i].type,
 			.source = (const char *)b->buf + b->ev[i].source,
 			.data = b->buf + b->ev[i].data,
 			.len = b->ev[i].len,
 		};
+	}
 	b->req = (struct store_req){ .op = STORE_PUT,
 		.events = b->events,
-		.nevents = b->n,
+		.nevents = n,
 		.done = put_done };
 	ltrace("committing %zu events", b->n);
 	store_submit(O->store, &b->req);

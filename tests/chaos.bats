@@ -65,6 +65,10 @@ chaos() {
 	chaos demo
 }
 
+@test "chaos: EngFlow queue -> resolve -> evjq dropping half -> forward --protocol demo" {
+	chaos evjq
+}
+
 @test "chaos: EngFlow queue -> resolve -> store put --tee -> forward --protocol bes" {
 	chaos bes
 }

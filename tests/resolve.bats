@@ -263,6 +263,22 @@ for l in sys.stdin:
 	[ "$output" = "ok 6 events" ]
 }
 
+@test "--drop-unknown: a dropped event with an evpipeack leaves an ack-only marker in its place" {
+	start_es --events 3
+	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t","evpipeack":"a-u1"}' |
+	    evcat -e > u1.bin
+	printf '%s\n' '{"specversion":"1.0","id":"u2","source":"/s","type":"t"}' |
+	    evcat -e > u2.bin
+	es notify inv1 > n1.bin
+	cat u1.bin u2.bin n1.bin | resolve --endpoint "$ES" --drop-unknown > out.bin
+	evcat -f '%type %{evpipeack}\n' out.bin > got
+	cat got
+	[ "$(wc -l < got)" -eq 4 ]
+	[ "$(head -1 got)" = "dev.evpipe.ack a-u1" ]
+	[ "$(evcat -f '%id %source\n' out.bin | head -1)" = "u1 /s" ]
+	[ "$(sed -n 2,4p got | grep -c '^dev.evpipe.ack')" -eq 0 ]
+}
+
 @test "a plain event while notifications wait to start (issue 15): no crash, in its place, at --parallel 1, 2 and the default" {
 	start_es --events 20
 	printf '%s\n' '{"specversion":"1.0","id":"u1","source":"/s","type":"t"}' |

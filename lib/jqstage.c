@@ -1,0 +1,237 @@
+/*
+ * jqstage: the jq language over one value at a time, as evjq(1) runs
+ * it.  jq 1.6 keeps numbers as doubles; data that the program leaves
+ * as it was is written with the input's own bytes instead.
+ */
+#include "config.h"
+
+#include <jq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jqstage.h"
+#include "xalloc.h"
+
+struct jqstage {
+	jq_state *jq;
+	jv named; /* --arg, --argjson: name -> value */
+	jv in; /* the value the program runs on; jv_null() between */
+	jv indata; /* its "data" member, or invalid */
+	const char *rawdata;
+	size_t rawlen;
+	bool running;
+	struct strbuf msgs; /* compile errors, as jq reports them */
+};
+
+/* Fires for each compile error jq reports; msg is ours to free. */
+static void
+on_jq_error(void *ctx, jv msg)
+{
+	struct jqstage *s = ctx;
+
+	msg = jq_format_error(msg);
+	if (s->msgs.len > 0)
+		strbuf_adds(&s->msgs, "; ");
+	strbuf_adds(&s->msgs, jv_string_value(msg));
+	jv_free(msg);
+}
+
+struct jqstage *
+jqstage_new(void)
+{
+	struct jqstage *s = xcalloc(1, sizeof(*s));
+
+	if ((s->jq = jq_init()) == NULL) {
+		free(s);
+		return NULL;
+	}
+	jq_set_error_cb(s->jq, on_jq_error, s);
+	s->named = jv_object();
+	s->in = jv_null();
+	s->indata = jv_invalid();
+	return s;
+}
+
+int
+jqstage_arg(struct jqstage *s, const char *name, const char *value, bool json,
+    char *err, size_t errlen)
+{
+	jv v;
+
+	if (!json) {
+		v = jv_string(value);
+	} else if (!jv_is_valid(v = jv_parse(value))) {
+		jv msg = jv_invalid_get_msg(v);
+
+		snprintf(err, errlen, "--argjson %s: %s", name,
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "not JSON");
+		jv_free(msg);
+		return -1;
+	}
+	s->named = jv_object_set(s->named, jv_string(name), v);
+	return 0;
+}
+
+int
+jqstage_compile(
+    struct jqstage *s, const char *program, char *err, size_t errlen)
+{
+	jv args, ARGS;
+
+	/* As jq(1) has them: each name, and $ARGS.named with them all. */
+	ARGS = jv_object_set(jv_object(), jv_string("positional"), jv_array());
+	ARGS = jv_object_set(ARGS, jv_string("named"), jv_copy(s->named));
+	args = jv_object_set(jv_copy(s->named), jv_string("ARGS"), ARGS);
+	strbuf_reset(&s->msgs);
+	if (!jq_compile_args(s->jq, program, args)) {
+		snprintf(err, errlen, "%s",
+		    s->msgs.len > 0 ? s->msgs.p :
+				      "the program does not compile");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+clear_input(struct jqstage *s)
+{
+	jv_free(s->in);
+	jv_free(s->indata);
+	s->in = jv_null();
+	s->indata = jv_invalid();
+	s->rawdata = NULL;
+	s->running = false;
+}
+
+int
+jqstage_start(struct jqstage *s, const char *text, size_t len,
+    const char *rawdata, size_t rawlen, char *err, size_t errlen)
+{
+	jv v;
+
+	clear_input(s);
+	if (len > INT32_MAX) {
+		snprintf(err, errlen, "too long for jq");
+		return -1;
+	}
+	v = jv_parse_sized(text, (int)len);
+	if (!jv_is_valid(v)) {
+		jv msg = jv_invalid_get_msg(v);
+
+		snprintf(err, errlen, "jq cannot read it: %s",
+		    jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) :
+							 "invalid");
+		jv_free(msg);
+		return -1;
+	}
+	s->in = v;
+	if (rawdata != NULL && jv_get_kind(v) == JV_KIND_OBJECT) {
+		s->indata = jv_object_get(jv_copy(v), jv_string("data"));
+		s->rawdata = rawdata;
+		s->rawlen = rawlen;
+	}
+	jq_start(s->jq, jv_copy(v), 0);
+	s->running = true;
+	return 0;
+}
+
+/*
+ * The value as compact JSON; its "data", when equal to the input's,
+ * from the input's own text (put last: members are named, not placed).
+ */
+static void
+dump(struct jqstage *s, jv v, struct strbuf *out)
+{
+	jv data, text;
+	bool same = false;
+
+	if (s->rawdata != NULL && jv_get_kind(v) == JV_KIND_OBJECT) {
+		data = jv_object_get(jv_copy(v), jv_string("data"));
+		same = jv_is_valid(data) && jv_equal(data, jv_copy(s->indata));
+	}
+	if (same)
+		v = jv_object_delete(v, jv_string("data"));
+	text = jv_dump_string(v, 0);
+	strbuf_add(out, jv_string_value(text),
+	    (size_t)jv_string_length_bytes(jv_copy(text)));
+	jv_free(text);
+	if (same) {
+		out->len--; /* the closing brace */
+		strbuf_adds(out, out->len > 1 ? ",\"data\":" : "\"data\":");
+		strbuf_add(out, s->rawdata, s->rawlen);
+		strbuf_addc(out, '}');
+	}
+}
+
+int
+jqstage_next(struct jqstage *s, struct strbuf *out, char *err, size_t errlen)
+{
+	jv v, msg;
+
+	if (!s->running)
+		return JQ_OUT_END;
+	v = jq_next(s->jq);
+	if (jv_is_valid(v)) {
+		strbuf_reset(out);
+		if (jv_identical(jv_copy(v), jv_copy(s->in))) {
+			jv_free(v);
+			return JQ_OUT_SAME;
+		}
+		dump(s, v, out);
+		return JQ_OUT_VALUE;
+	}
+	if (jq_halted(s->jq)) {
+		/* halt, halt_error: jq(1) would exit; here the input ends. */
+		jv code = jq_get_exit_code(s->jq);
+		bool failed = jv_is_valid(code) &&
+		    !(jv_get_kind(code) == JV_KIND_NUMBER &&
+			jv_number_value(code) == 0);
+
+		jv_free(code);
+		msg = jq_get_error_message(s->jq);
+		jv_free(v);
+		clear_input(s);
+		if (failed) {
+			snprintf(err, errlen, "halt_error: %s",
+			    jv_get_kind(msg) == JV_KIND_STRING ?
+				jv_string_value(msg) :
+				"the program halted with an error");
+			jv_free(msg);
+			return JQ_OUT_ERROR;
+		}
+		jv_free(msg);
+		return JQ_OUT_END;
+	}
+	if (!jv_invalid_has_msg(jv_copy(v))) {
+		jv_free(v);
+		clear_input(s);
+		return JQ_OUT_END;
+	}
+	msg = jv_invalid_get_msg(v);
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		snprintf(err, errlen, "jq: error: %s", jv_string_value(msg));
+	} else {
+		jv text = jv_dump_string(msg, 0);
+
+		snprintf(err, errlen, "jq: error (not a string): %s",
+		    jv_string_value(text));
+		msg = text;
+	}
+	jv_free(msg);
+	clear_input(s);
+	return JQ_OUT_ERROR;
+}
+
+void
+jqstage_free(struct jqstage *s)
+{
+	if (s == NULL)
+		return;
+	clear_input(s);
+	jv_free(s->named);
+	jq_teardown(&s->jq);
+	strbuf_free(&s->msgs);
+	free(s);
+}

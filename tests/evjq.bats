@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# evjq: a jq program over each event, keeping the acknowledgement.
+
+load helpers
+
+setup() {
+	setup_tmp
+	# three events with acks: keep, drop, keep; and one without an ack
+	printf '%s\n' \
+	    '{"specversion":"1.0","id":"1","source":"/s","type":"keep","data":{"v":1},"evpipeack":"a1"}' \
+	    '{"specversion":"1.0","id":"2","source":"/s","type":"drop","data":{"v":2},"evpipeack":"a2"}' \
+	    '{"specversion":"1.0","id":"3","source":"/s","type":"keep","data":{"v":3},"evpipeack":"a3"}' \
+	    '{"specversion":"1.0","id":"4","source":"/s","type":"drop","data":{"v":4}}' |
+	    evcat -e > in.bin
+}
+
+# wait_for CMD...: poll until CMD succeeds, up to 30 s.
+wait_for() {
+	local i
+	for i in $(seq 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "an event the program passes unchanged is written with its own bytes" {
+	evcat -e "$DATA/man/notification.jsonl" > n.bin
+	evjq . < n.bin > out.bin
+	cmp n.bin out.bin
+	evjq 'select(.type == "keep")' < in.bin > out.bin
+	# the kept events are the input's records, byte for byte
+	evcat -e <(evcat in.bin | sed -n '1p;3p') > kept.bin
+	evcat -e <(evcat out.bin | sed -n '1p;3p') | cmp - kept.bin
+	# the marker in input order, between them
+	[ "$(evcat -f '%id %type %{evpipeack}\n' out.bin)" = "$(printf '1 keep a1\n2 dev.evpipe.ack a2\n3 keep a3')" ]
+}
+
+@test "a dropped event with an ack leaves an ack-only marker in its place; one without leaves nothing" {
+	evjq 'select(.type == "keep")' < in.bin | evcat > got
+	cat got
+	[ "$(sed -n 2p got)" = '{"specversion":"1.0","id":"2","source":"/s","type":"dev.evpipe.ack","evpipeack":"a2"}' ]
+	[ "$(wc -l < got)" -eq 3 ]
+	[ "$(evjq 'empty' < in.bin | evcat -f '%type %{evpipeack}\n')" = "$(printf 'dev.evpipe.ack a%d\n' 1 2 3)" ]
+}
+
+@test "several outputs for one input: the ack goes on the last only, also when the program copies it" {
+	evjq '., (.id += "b"), (.id += "c")' < in.bin |
+	    evcat -f '%id [%{evpipeack}]\n' > got
+	cat got
+	[ "$(head -3 got)" = "$(printf '1 []\n1b []\n1c [a1]')" ]
+	[ "$(sed -n 4,6p got)" = "$(printf '2 []\n2b []\n2c [a2]')" ]
+	[ "$(sed -n 10,12p got)" = "$(printf '4 []\n4b []\n4c []')" ]
+}
+
+@test "forward and store put count a marker as handled: every ack, in order, nothing delivered or stored for it" {
+	evjq 'select(.type == "keep")' < in.bin > mid.bin
+	: > f.acks
+	run forward -n --acked-to f.acks < mid.bin
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^id: ' <<< "$output")" -eq 2 ]
+	[ "$(cat f.acks)" = "$(printf 'a%d\n' 1 2 3)" ]
+	: > s.acks
+	store put -d s.db --acked-to s.acks < mid.bin
+	[ "$(cat s.acks)" = "$(printf 'a%d\n' 1 2 3)" ]
+	[ "$(store scan -d s.db | evcat -f '%id\n')" = "$(printf '1\n3')" ]
+	# --tee passes the marker on, for a last stage after it
+	store put -d t.db --tee < mid.bin | cmp - mid.bin
+}
+
+@test "protobuf data is seen decoded and encoded again; JSON data keeps its numbers" {
+	evcat -e "$DATA/man/notification.jsonl" > n.bin
+	evjq 'select(.data.payload.invocationFinished.invocationId == "4a1e6f3c-2d7b-4c8e-9f0a-5b6c7d8e9f01")' < n.bin | cmp - n.bin
+	[ -z "$(evjq 'select(.data.payload.invocationFinished == null)' < n.bin | evcat)" ]
+	evjq '.subject = "s"' < n.bin | evcat -f '%datacontenttype %dataschema\n' > got
+	[ "$(cat got)" = "$(evcat -f '%datacontenttype %dataschema\n' n.bin)" ]
+	[ "$(evjq '.subject = "s"' < n.bin | evcat --data=json -f '%data\n')" = "$(evcat --data=json -f '%data\n' n.bin)" ]
+	printf '%s\n' '{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"n":12345678901234567890,"f":0.1000000000000000055511151231257827}}' |
+	    evcat -e > big.bin
+	[ "$(evjq '.subject = "x"' < big.bin | evcat -f '%data\n')" = '{"n":12345678901234567890,"f":0.1000000000000000055511151231257827}' ]
+}
+
+@test "--arg, --argjson, \$ARGS and -f as jq has them" {
+	echo 'select(.data.v >= $min) | .subject = $who' > prog.jq
+	run bash -c "evjq --argjson min 3 --arg who me -f prog.jq < in.bin | evcat -f '%id %subject\n'"
+	[ "$output" = "$(printf '1 \n2 \n3 me\n4 me')" ]
+	[ "$(evjq --arg a x '.subject = $ARGS.named.a' < in.bin | evcat -f '%subject\n' | sort -u)" = x ]
+}
+
+@test "a program error names the record and stops with 65, after the events before it" {
+	# exit-status: evjq 65
+	run bash -c 'evjq "if .id == \"3\" then error(\"boom\") else . end" < in.bin > out.bin'
+	[ "$status" -eq 65 ]
+	[ "$output" = "evjq: stdin: record 3: jq: error: boom" ]
+	[ "$(evcat -f '%id\n' out.bin)" = "$(printf '1\n2')" ]
+	run bash -c 'evjq "\"not an event\"" < in.bin > out.bin'
+	[ "$status" -eq 65 ]
+	[[ "$output" == "evjq: stdin: record 1: an output is not an event: "* ]]
+	run bash -c 'evjq "del(.source)" < in.bin > out.bin'
+	[ "$status" -eq 65 ]
+	[[ "$output" == "evjq: stdin: record 1: an output is not an event: "*source* ]]
+	[ ! -s out.bin ]
+}
+
+@test "bad input: a truncated record and a record that is no CloudEvent stop with 65" {
+	# exit-status: evjq 65
+	head -c 20 in.bin > trunc.bin
+	run bash -c 'evjq . < trunc.bin > out.bin'
+	[ "$status" -eq 65 ]
+	[[ "$output" == "evjq: stdin: record 1 at byte 0: truncated record ("* ]]
+	printf '\003\377\377\377' > junk.bin
+	run bash -c 'evjq . < junk.bin > out.bin'
+	[ "$status" -eq 65 ]
+	[[ "$output" == "evjq: stdin: record 1: "* ]]
+}
+
+@test "--dead-letter: a failing input goes to the file, synced, its ack on a marker, and the rest goes on" {
+	run bash -c 'evjq --dead-letter dl.bin "if .id == \"2\" then error(\"boom\") else . end" < in.bin > out.bin'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "evjq: stdin: record 2: jq: error: boom; to dl.bin" ]
+	[ "$(evcat -f '%id %type %{evpipeack}\n' dl.bin)" = "2 drop a2" ]
+	[ "$(evcat -f '%id %type %{evpipeack}\n' out.bin)" = "$(printf '1 keep a1\n2 dev.evpipe.ack a2\n3 keep a3\n4 drop ')" ]
+}
+
+@test "bad usage: no program, a program that does not compile, bad --argjson" {
+	# exit-status: evjq 64
+	run evjq
+	[ "$status" -eq 64 ]
+	run bash -c 'evjq "select(" < in.bin > out.bin'
+	[ "$status" -eq 64 ]
+	[[ "$output" == "evjq: "*"syntax error"* ]]
+	run bash -c 'evjq --argjson x "{" . < in.bin > out.bin'
+	[ "$status" -eq 64 ]
+	[[ "$output" == "evjq: --argjson x: "* ]]
+	run bash -c 'evjq -f /nonexistent/prog.jq < in.bin > out.bin'
+	[ "$status" -eq 74 ]
+}
+
+@test "a full stdout is 74; a reader that goes away is a quiet stop" {
+	# exit-status: evjq 74
+	run bash -c 'evjq . < in.bin > /dev/full'
+	[ "$status" -eq 74 ]
+	[[ "$output" == "evjq: stdout: "* ]]
+	for i in $(seq 2000); do cat in.bin; done > many.bin
+	run bash -c 'set -o pipefail; evjq . < many.bin | head -c1 > /dev/null'
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "backpressure: a stopped reader stops the program; memory stays flat" {
+	for i in $(seq 5000); do cat in.bin; done > many.bin
+	mkfifo out.fifo
+	evjq '., .' < many.bin > out.fifo &
+	pid=$!
+	exec 5< out.fifo
+	# nothing read: evjq waits with at most a pipe and its buffer written
+	sleep 1
+	kill -0 $pid
+	rss1=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+	head -c 100000 <&5 > /dev/null
+	sleep 0.5
+	rss2=$(awk '/VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+	cat <&5 > rest.bin
+	exec 5<&-
+	wait $pid
+	echo "rss $rss1 $rss2"
+	[ "$rss1" -lt 65536 ] && [ "$rss2" -lt 65536 ]
+	[ "$(( $(stat -c %s rest.bin) + 100000 ))" -eq "$(evjq '., .' < many.bin | wc -c)" ]
+}
+
+@test "SIGTERM stops reading; what was made is written and the status is 0" {
+	mkfifo in.fifo
+	evjq . < in.fifo > out.bin &
+	pid=$!
+	exec 5> in.fifo
+	cat in.bin >&5
+	wait_for test -s out.bin
+	kill -TERM $pid
+	wait $pid
+	exec 5>&-
+	[ "$(evcat -f '%id\n' out.bin)" = "$(printf '1\n2\n3\n4')" ]
+}
