@@ -171,6 +171,7 @@ wait_for() {
 }
 
 @test "SIGTERM stops reading; what was made is written and the status is 0" {
+	# exit-status: evjq 0
 	mkfifo in.fifo
 	evjq . < in.fifo > out.bin &
 	pid=$!
@@ -181,4 +182,29 @@ wait_for() {
 	wait $pid
 	exec 5>&-
 	[ "$(evcat -f '%id\n' out.bin)" = "$(printf '1\n2\n3\n4')" ]
+}
+
+@test "out of memory is exit 70 with one line" {
+	# exit-status: evjq 70
+	# A record that says it is 60 MiB long asks for a buffer of that
+	# size: refused by the address-space limit (plain) or by the
+	# allocator's (sanitizers).
+	"$PYTHON3" -c '
+import sys
+n, v = 60 * 1024 * 1024, bytearray()
+while True:
+    b, n = n & 0x7f, n >> 7
+    v.append(b | 0x80 if n else b)
+    if not n:
+        break
+sys.stdout.buffer.write(bytes(v) + b"x" * 1000)' > big.pb
+	if [ -n "$EVPIPE_SANITIZERS" ]; then
+		run --separate-stderr env ASAN_OPTIONS="$ASAN_OPTIONS:allocator_may_return_null=1:max_allocation_size_mb=32" \
+		    sh -c 'exec evjq -m 64M . < big.pb'
+	else
+		run --separate-stderr bash -c 'ulimit -v 65536; exec evjq -m 64M . < big.pb'
+	fi
+	[ "$status" -eq 70 ]
+	# ASan says so too when an allocation is refused; that line is its own
+	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "evjq: out of memory" ]
 }
