@@ -99,7 +99,8 @@ read_data(const char *d)
 		G.data = xstrndup(d, strlen(d));
 		G.data_len = strlen(d);
 	} else if (strcmp(d, "@-") == 0) {
-		G.data = (char *)slurp(STDIN_FILENO, "--request @- (stdin)", &n);
+		G.data = (char *)slurp(
+		    STDIN_FILENO, "--request @- (stdin)", &n);
 		G.data_len = n;
 	} else {
 		G.data = (char *)read_file(d + 1, "--request", &n);
