@@ -130,12 +130,23 @@ rfc3339_parse(const char *s, int64_t *seconds, int32_t *nanos)
  * RFC3339Nano).  buf holds RFC3339_MAX bytes.  Returns the length, or
  * -1 when the value is outside Timestamp's range.
  */
+/* v, of at most n decimal digits, in exactly n (zeros before). */
+static char *
+put_digits(char *p, int v, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
 int
 rfc3339_format(char *buf, int64_t seconds, int32_t nanos)
 {
 	int64_t days, rem;
-	int y, mo, d, n, i;
-	char frac[11];
+	int y, mo, d, i;
+	char *p;
 
 	if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 ||
 	    nanos > 999999999)
@@ -147,14 +158,25 @@ rfc3339_format(char *buf, int64_t seconds, int32_t nanos)
 		days--;
 	}
 	civil_from_days(days, &y, &mo, &d);
-	frac[0] = '\0';
+	/* By hand: with snprintf this was a tenth of evjq's time per event. */
+	p = put_digits(buf, y, 4);
+	*p++ = '-';
+	p = put_digits(p, mo, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, (int)(rem / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (int)(rem / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (int)(rem % 60), 2);
 	if (nanos > 0) {
-		snprintf(frac, sizeof(frac), ".%09d", (int)nanos);
-		for (i = 9; frac[i] == '0'; i--)
-			frac[i] = '\0';
+		*p++ = '.';
+		for (i = 9; nanos % 10 == 0; i--)
+			nanos /= 10;
+		p = put_digits(p, nanos, i);
 	}
-	n = snprintf(buf, RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", y,
-	    mo, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
-	    frac);
-	return n;
+	*p++ = 'Z';
+	*p = '\0';
+	return (int)(p - buf);
 }
