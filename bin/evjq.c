@@ -229,8 +229,7 @@ static void
 start(const uint8_t *body, size_t len)
 {
 	char err[256];
-	const char *raw = NULL, *s;
-	size_t rawlen = 0;
+	const char *s;
 	CloudEvent *ev;
 
 	E.recno++;
@@ -252,9 +251,7 @@ start(const uint8_t *body, size_t len)
 	strbuf_reset(&E.source);
 	strbuf_adds(&E.source, ev->source);
 	arena_reset(&E.arena);
-	json_member_raw(E.json.p, E.json.len, "data", &raw, &rawlen);
-	if (jqstage_start(E.jq, E.json.p, E.json.len, raw, rawlen, err,
-		sizeof(err)) < 0) {
+	if (jqstage_start(E.jq, E.json.p, E.json.len, err, sizeof(err)) < 0) {
 		record_error(err);
 		return;
 	}
@@ -521,6 +518,9 @@ main(int argc, char *argv[])
 		    "terminal");
 	if (jqstage_compile(E.jq, program, err, sizeof(err)) < 0)
 		cli_usage(synopsis, "%s", err);
+	if (jqstage_selects(E.jq))
+		linfo("the program selects by attributes: decided without "
+		      "jq's interpreter");
 	free(program);
 	if (E.dead_letter != NULL &&
 	    (E.dl_fd = open(E.dead_letter,

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jqselect.h"
 #include "jqstage.h"
+#include "jsonraw.h" /* after jq.h: it renames our jv_parse */
 #include "xalloc.h"
 
 struct jqstage {
@@ -21,6 +23,9 @@ struct jqstage {
 	const char *rawdata;
 	size_t rawlen;
 	bool running;
+	struct jqselect *select; /* the program, when jq is not needed */
+	bool decided, kept; /* it decided on the input; what */
+	struct arena scratch; /* our parse of the input */
 	struct strbuf msgs; /* compile errors, as jq reports them */
 };
 
@@ -50,6 +55,7 @@ jqstage_new(void)
 	s->named = jv_object();
 	s->in = jv_null();
 	s->indata = jv_invalid();
+	arena_init(&s->scratch);
 	return s;
 }
 
@@ -61,7 +67,8 @@ jqstage_arg(struct jqstage *s, const char *name, const char *value, bool json,
 
 	if (!json) {
 		v = jv_string(value);
-	} else if (!jv_is_valid(v = jv_parse(value))) {
+	} else if (!jv_is_valid(
+		       v = jv_parse_sized(value, (int)strlen(value)))) {
 		jv msg = jv_invalid_get_msg(v);
 
 		snprintf(err, errlen, "--argjson %s: %s", name,
@@ -91,7 +98,15 @@ jqstage_compile(
 				      "the program does not compile");
 		return -1;
 	}
+	if (getenv("EVPIPE_JQ_INTERPRET") == NULL)
+		s->select = jqselect_compile(program);
 	return 0;
+}
+
+bool
+jqstage_selects(const struct jqstage *s)
+{
+	return s->select != NULL;
 }
 
 static void
@@ -102,13 +117,52 @@ clear_input(struct jqstage *s)
 	s->in = jv_null();
 	s->indata = jv_invalid();
 	s->rawdata = NULL;
-	s->running = false;
+	s->decided = s->running = false;
+}
+
+/*
+ * Our parse tree as jq's value.  jq 1.6 holds numbers as doubles, read
+ * as its parser reads them (correctly rounded, as strtod is).
+ */
+static jv
+to_jq(const struct jv *t)
+{
+	const struct jv *m;
+	jv v;
+
+	switch (t->kind) {
+	case JV_NULL:
+		return jv_null();
+	case JV_FALSE:
+		return jv_false();
+	case JV_TRUE:
+		return jv_true();
+	case JV_NUMBER:
+		return jv_number(strtod(t->raw, NULL));
+	case JV_STRING:
+		return jv_string_sized(t->str, (int)t->len);
+	case JV_ARRAY:
+		v = jv_array_sized((int)t->n);
+		for (m = t->child; m != NULL; m = m->next)
+			v = jv_array_append(v, to_jq(m));
+		return v;
+	case JV_OBJECT:
+	default:
+		v = jv_object();
+		for (m = t->child; m != NULL; m = m->next)
+			v = jv_object_set(v,
+			    jv_string_sized(m->key, (int)m->keylen), to_jq(m));
+		return v;
+	}
 }
 
 int
-jqstage_start(struct jqstage *s, const char *text, size_t len,
-    const char *rawdata, size_t rawlen, char *err, size_t errlen)
+jqstage_start(
+    struct jqstage *s, const char *text, size_t len, char *err, size_t errlen)
 {
+	const struct jv *t, *data;
+	const char *raw;
+	size_t rawlen;
 	jv v;
 
 	clear_input(s);
@@ -116,7 +170,18 @@ jqstage_start(struct jqstage *s, const char *text, size_t len,
 		snprintf(err, errlen, "too long for jq");
 		return -1;
 	}
-	v = jv_parse_sized(text, (int)len);
+	/*
+	 * Ours is the faster parser; what it refuses (\u0000, a lone
+	 * surrogate) jq's own reads as jq(1) would.
+	 */
+	arena_reset(&s->scratch);
+	t = jv_parse(&s->scratch, text, len, NULL, 0);
+	if (t != NULL && t->kind == JV_OBJECT && s->select != NULL) {
+		s->kept = jqselect_keeps(s->select, t);
+		s->decided = s->running = true;
+		return 0;
+	}
+	v = t != NULL ? to_jq(t) : jv_parse_sized(text, (int)len);
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);
 
@@ -127,10 +192,18 @@ jqstage_start(struct jqstage *s, const char *text, size_t len,
 		return -1;
 	}
 	s->in = v;
-	if (rawdata != NULL && jv_get_kind(v) == JV_KIND_OBJECT) {
-		s->indata = jv_object_get(jv_copy(v), jv_string("data"));
-		s->rawdata = rawdata;
-		s->rawlen = rawlen;
+	if (jv_get_kind(v) == JV_KIND_OBJECT) {
+		if (t != NULL && (data = jv_member(t, "data")) != NULL) {
+			s->rawdata = data->raw;
+			s->rawlen = data->rawlen;
+		} else if (t == NULL &&
+		    json_member_raw(text, len, "data", &raw, &rawlen)) {
+			s->rawdata = raw;
+			s->rawlen = rawlen;
+		}
+		if (s->rawdata != NULL)
+			s->indata = jv_object_get(
+			    jv_copy(v), jv_string("data"));
 	}
 	jq_start(s->jq, jv_copy(v), 0);
 	s->running = true;
@@ -172,6 +245,10 @@ jqstage_next(struct jqstage *s, struct strbuf *out, char *err, size_t errlen)
 
 	if (!s->running)
 		return JQ_OUT_END;
+	if (s->decided) {
+		s->decided = s->running = false;
+		return s->kept ? JQ_OUT_SAME : JQ_OUT_END;
+	}
 	v = jq_next(s->jq);
 	if (jv_is_valid(v)) {
 		strbuf_reset(out);
@@ -232,6 +309,8 @@ jqstage_free(struct jqstage *s)
 	clear_input(s);
 	jv_free(s->named);
 	jq_teardown(&s->jq);
+	jqselect_free(s->select);
+	arena_free(&s->scratch);
 	strbuf_free(&s->msgs);
 	free(s);
 }

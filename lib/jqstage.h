@@ -25,13 +25,15 @@ struct jqstage *jqstage_new(void);
 int jqstage_arg(
     struct jqstage *, const char *, const char *, bool, char *, size_t);
 int jqstage_compile(struct jqstage *, const char *, char *, size_t);
+/* Whether the program is decided without jq's interpreter (jqselect). */
+bool jqstage_selects(const struct jqstage *);
 /*
- * Start the program on one JSON text.  rawdata, if not NULL, is the
- * text of its "data" member: an output whose data is equal to it gets
- * these bytes again, so its numbers are not rounded to doubles.
+ * Start the program on one JSON text, which must stay as it is until
+ * the last output: an output whose "data" is equal to the input's gets
+ * the input's text of it again, so its numbers are not rounded to
+ * doubles.
  */
-int jqstage_start(struct jqstage *, const char *, size_t, const char *, size_t,
-    char *, size_t);
+int jqstage_start(struct jqstage *, const char *, size_t, char *, size_t);
 /* The next output; JQ_OUT_VALUE: compact JSON of the value in out. */
 int jqstage_next(struct jqstage *, struct strbuf *, char *, size_t);
 void jqstage_free(struct jqstage *);

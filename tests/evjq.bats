@@ -69,6 +69,79 @@ wait_for() {
 	store put -d t.db --tee < mid.bin | cmp - mid.bin
 }
 
+@test "select by attributes is decided without jq's interpreter, with jq's meaning (every output byte the same)" {
+	# events whose JSON forms differ in every way a comparison can see:
+	# typed extensions (number, boolean, timestamp, binary), absent
+	# members, escapes, protobuf and text data, the evpipetypes hint
+	{
+		cat "$DATA/events.jsonl"
+		printf '%s\n' \
+		    '{"specversion":"1.0","id":"7","source":"/s","type":"keep","count":3,"flag":true,"when":"2026-01-01T00:00:00Z","blob":"AAE=","evpipetypes":"when=Timestamp,blob=Binary","evpipeack":"a7"}' \
+		    '{"specversion":"1.0","id":"/s","source":"/s","type":"ké\"ep","count":-1,"flag":false,"data":{"v":1}}' \
+		    '{"specversion":"1.0","id":"9","source":"/s","type":"drop","count":30,"data":"3","evpipeack":"a9"}'
+	} | evcat -e > typed.bin
+	cat typed.bin in.bin > all.bin
+	progs=(
+		'select(.type == "keep")'
+		'select(.type != "keep")'
+		'select("keep" == .type)'
+		' select ( .type=="keep"and.source=="/s" ) '
+		'select(.type == "drop" or .id == "1")'
+		'select(.type == "a" or .type == "keep" and .id == "7")'
+		'select((.type == "drop" or .type == "keep") and .id == "7")'
+		'select(.nosuch == null)'
+		'select(.nosuch != null or .subject == null)'
+		'select(.count == 3)'
+		'select(.count == 3.0 or .count == 3e1 or .count == 0.3E+2)'
+		'select(.count == "3")'
+		'select(.flag == true)'
+		'select(.flag == false or .flag != null)'
+		'select(.when == "2026-01-01T00:00:00Z")'
+		'select(.blob == "AAE=")'
+		'select(.id == .source)'
+		'select(.data == .data)'
+		'select(.data == null)'
+		'select(.data == "3")'
+		'select(."type" == "keep")'
+		'select(.type == "k\u00e9\"ep")'
+		'select(.type == "kéé\"ep")'
+		'select(1 == 1)'
+		'select(.type == 1)'
+		'select(.evpipetypes == "when=Timestamp,blob=Binary")'
+		'select(.datacontenttype == "application/protobuf")'
+		'select(.evpipeack == "a7" or .evpipeack == "a9")'
+	)
+	near=(
+		'select(.data.v == 1)'
+		'select(.type | startswith("k"))'
+		'select(.type == "keep") | .id'
+		'select(.type == "k\("e")ep")'
+		'select(.count == -1)'
+		'select(.type == $t)'
+		'select(.type == "keep") # a comment'
+		'select(.type == "keep"),.'
+		'select(.type? == "keep")'
+	)
+	for p in "${progs[@]}" "${near[@]}"; do
+		echo "program: $p"
+		evjq --arg t keep "$p" < all.bin > fast.bin && fast=0 || fast=$?
+		EVPIPE_JQ_INTERPRET=1 evjq --arg t keep "$p" < all.bin > jq.bin &&
+		    jq=0 || jq=$?
+		cmp fast.bin jq.bin
+		[ "$fast" = "$jq" ]
+		evcat -f '%id ' fast.bin; echo
+	done
+	# the first list is decided without jq, the second by jq
+	for p in "${progs[@]}"; do
+		evjq -v "$p" < in.bin 2>&1 > /dev/null | grep -q "decided without jq's interpreter" || { echo "not decided: $p"; false; }
+	done
+	for p in "${near[@]}"; do
+		! evjq -v --arg t keep "$p" < in.bin 2>&1 > /dev/null | grep -q "decided without"
+	done
+	# and they do decide: kept, dropped (ack-only markers) as jq does
+	[ "$(evjq 'select(.count == 3 or .flag == false)' < typed.bin | evcat -f '%id %type\n')" = "$(printf '7 keep\n/s ké"ep\n9 dev.evpipe.ack')" ]
+}
+
 @test "protobuf data is seen decoded and encoded again; JSON data keeps its numbers" {
 	evcat -e "$DATA/man/notification.jsonl" > n.bin
 	evjq 'select(.data.payload.invocationFinished.invocationId == "4a1e6f3c-2d7b-4c8e-9f0a-5b6c7d8e9f01")' < n.bin | cmp - n.bin
