@@ -20,11 +20,13 @@
 #include "loop.h"
 #include "metrics.h"
 #include "packhealth.h"
+#include "ackfifo.h"
 #include "packrun.h"
 #include "progress.h"
 #include "recin.h"
 #include "recout.h"
 #include "sig.h"
+#include "strbuf.h"
 
 /* An action being handled. */
 struct job {
@@ -51,6 +53,10 @@ static struct {
 	size_t scanned;
 	uint64_t lineno;
 	bool reading, lines_paused;
+	/* an ack-only marker for --tee, held while events before it post */
+	struct strbuf marker;
+	bool marker_held;
+	uint64_t markers;
 
 	/* --tee */
 	struct recout tee;
@@ -71,6 +77,7 @@ static struct {
 
 static void check_end(void);
 static void input_kick(void);
+static void release_marker(void);
 
 static double
 read_u64(struct metric *m)
@@ -127,9 +134,10 @@ end(void)
 	progress_end(&R.progress_events);
 	if (status == EXIT_OK && flyte_lost(R.f) > 0)
 		status = EXIT_CONNECT;
-	linfo("%llu actions handled (%llu FATAL), %llu events posted",
+	linfo("%llu actions handled (%llu FATAL), %llu events posted, %llu "
+	      "ack-only markers",
 	    (unsigned long long)R.actions, (unsigned long long)R.fatals,
-	    (unsigned long long)R.events);
+	    (unsigned long long)R.events, (unsigned long long)R.markers);
 	loop_quit(status);
 }
 
@@ -415,10 +423,12 @@ on_posted(struct flyte *f, enum flyte_post_kind kind, const char *url,
 			recout_put(&R.tee, &ev->base);
 		arena_reset(&R.arena);
 	}
-	if (kind == FLYTE_RESULT)
+	if (kind == FLYTE_RESULT) {
 		flyte_kick(f);
-	else
+	} else {
+		release_marker();
 		input_kick();
+	}
 }
 
 static void
@@ -447,7 +457,21 @@ static bool
 input_blocked(void)
 {
 	return flyte_pending(R.f, FLYTE_EVENT) >= PACKRUN_EVENTS_PENDING ||
-	    tee_full();
+	    tee_full() || R.marker_held;
+}
+
+/*
+ * The held marker goes to --tee once every event read before it is
+ * posted (or given up, whose acks never reach --tee): its ack must not
+ * run ahead of theirs (evpipe.7, ACK-ONLY MARKER).
+ */
+static void
+release_marker(void)
+{
+	if (!R.marker_held || flyte_pending(R.f, FLYTE_EVENT) > 0)
+		return;
+	recout_put_bytes(&R.tee, R.marker.p, R.marker.len);
+	R.marker_held = false;
 }
 
 static void
@@ -481,6 +505,17 @@ on_record(struct recin *in, const uint8_t *bytes, size_t len,
 	int64_t sec;
 	int32_t nsec;
 
+	if (strcmp(ev->type, ACK_ONLY_TYPE) == 0) {
+		/* A dropped event's ack: nothing to post. */
+		R.markers++;
+		if (R.tee_on) {
+			strbuf_reset(&R.marker);
+			strbuf_add(&R.marker, bytes, len);
+			R.marker_held = true;
+			release_marker();
+		}
+		return input_blocked() ? RECIN_PAUSE : 0;
+	}
 	packevent_from_cloudevent(ev, &R.o->map, &e, &sec, &nsec);
 	post_event(&e, sec, nsec, ce_get_string(ev, "evpipeack"));
 	packevent_free(&e);
@@ -803,6 +838,7 @@ packrun(const struct packrun_opts *o)
 		inbuf_free(&R.lines);
 	}
 	arena_free(&R.arena);
+	strbuf_free(&R.marker);
 	free(R.check_env[0]);
 	free(body);
 	return status;

@@ -769,3 +769,30 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()' > busy.port < <(sleep 6
 	[ "$status" -eq 70 ]
 	[ "$(printf '%s\n' "$stderr" | grep -v '^==[0-9]*==WARNING: AddressSanitizer failed to allocate')" = "pack-run: out of memory" ]
 }
+
+@test "an ack-only marker is not posted; --tee passes it on after the events before it" {
+	start_api
+	printf '%s\n' \
+	    '{"specversion":"1.0","id":"1","source":"/s","type":"Ping","data":"one","evpipeack":"a1"}' \
+	    '{"specversion":"1.0","id":"2","source":"/s","type":"dev.evpipe.ack","evpipeack":"m2"}' \
+	    '{"specversion":"1.0","id":"3","source":"/s","type":"Ping","data":"three","evpipeack":"a3"}' \
+	    '{"specversion":"1.0","id":"4","source":"/s","type":"dev.evpipe.ack","evpipeack":"m4"}' |
+	    evcat -e > in.bin
+	# the first event is refused twice: its marker must wait for it
+	fault '{"event_fail": [503, 2]}'
+	EVPIPE_RETRY_INITIAL_MS=100 pack-run -a "$API" -p pack.json \
+	    --health-port 0 --poll-interval 100ms --tee --exit-at-eof -v \
+	    < in.bin > tee.bin 2> pr.err
+	cat pr.err
+	check '[e["payload"] for e in s["events"]] == ["one", "three"]'
+	grep -q "2 events posted, 2 ack-only markers" pr.err
+	[ "$(evcat -f '%type %{evpipeack}\n' tee.bin)" = "$(printf 'Ping a1\ndev.evpipe.ack m2\nPing a3\ndev.evpipe.ack m4')" ]
+	# the markers are passed on as they came, byte for byte
+	evcat -e <(evcat in.bin | sed -n '2p;4p') > want.bin
+	evcat -e <(evcat tee.bin | sed -n '2p;4p') | cmp - want.bin
+	# without --tee they are only counted
+	run --separate-stderr pack-run -a "$API" -p pack.json --health-port 0 \
+	    --poll-interval 100ms --exit-at-eof -v < in.bin
+	[ "$status" -eq 0 ]
+	check '[e["payload"] for e in s["events"]] == ["one", "three", "one", "three"]'
+}
