@@ -243,6 +243,13 @@ start(const uint8_t *body, size_t len)
 		record_error(err);
 		return;
 	}
+	if (strcmp(ev->type, ACK_ONLY_TYPE) == 0) {
+		/* A marker stands for an event dropped before: not one. */
+		frame_put_bytes(&E.out, body, len);
+		E.markers++;
+		arena_reset(&E.arena);
+		return;
+	}
 	E.has_ack = (s = ce_get_string(ev, ACK_ATTR)) != NULL;
 	strbuf_reset(&E.ack);
 	strbuf_adds(&E.ack, E.has_ack ? s : "");

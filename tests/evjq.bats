@@ -44,6 +44,16 @@ wait_for() {
 	[ "$(evjq 'empty' < in.bin | evcat -f '%type %{evpipeack}\n')" = "$(printf 'dev.evpipe.ack a%d\n' 1 2 3)" ]
 }
 
+@test "an ack-only marker on input goes on as it is, in its place: the program does not see it" {
+	evjq 'select(.type == "keep")' < in.bin > mid.bin
+	evjq '.type = "changed" | .id += "x"' < mid.bin > out.bin
+	[ "$(evcat -f '%id %type %{evpipeack}\n' out.bin)" = "$(printf '1x changed a1\n2 dev.evpipe.ack a2\n3x changed a3')" ]
+	evcat -e <(evcat mid.bin | sed -n 2p) > want.bin
+	evcat -e <(evcat out.bin | sed -n 2p) | cmp - want.bin
+	# also from a program that drops everything: one marker, not two
+	[ "$(evjq empty < mid.bin | evcat -f '%{evpipeack} ')" = "a1 a2 a3 " ]
+}
+
 @test "several outputs for one input: the ack goes on the last only, also when the program copies it" {
 	evjq '., (.id += "b"), (.id += "c")' < in.bin |
 	    evcat -f '%id [%{evpipeack}]\n' > got
