@@ -218,24 +218,28 @@ comparison(struct reader *r)
 	return node(r, k, l, rt);
 }
 
+/* next (kw next)*, joined left to right into nodes of kind. */
+static struct node *
+joined(struct reader *r, struct node *(*next)(struct reader *), const char *kw,
+    enum node_kind kind)
+{
+	struct node *n = next(r), *rt;
+
+	while (n != NULL && keyword(r, kw))
+		n = (rt = next(r)) != NULL ? node(r, kind, n, rt) : NULL;
+	return n;
+}
+
 static struct node *
 conjunction(struct reader *r)
 {
-	struct node *n = comparison(r), *rt;
-
-	while (n != NULL && keyword(r, "and"))
-		n = (rt = comparison(r)) != NULL ? node(r, N_AND, n, rt) : NULL;
-	return n;
+	return joined(r, comparison, "and", N_AND);
 }
 
 static struct node *
 disjunction(struct reader *r)
 {
-	struct node *n = conjunction(r), *rt;
-
-	while (n != NULL && keyword(r, "or"))
-		n = (rt = conjunction(r)) != NULL ? node(r, N_OR, n, rt) : NULL;
-	return n;
+	return joined(r, conjunction, "or", N_OR);
 }
 
 struct jqselect *
@@ -255,20 +259,29 @@ jqselect_compile(const char *program)
 	return NULL;
 }
 
-/* The member's value, or NULL for jq's null. */
+/* Of a name given twice, jq keeps the last. */
 static const struct jv *
-value_of(const struct node *n, const struct jv *event)
+member(const struct jv *obj, const char *name, size_t len)
 {
 	const struct jv *m, *found = NULL;
 
-	if (n->kind == N_VALUE)
-		return n->value->kind == JV_NULL ? NULL : n->value;
-	/* Of a name given twice, jq keeps the last. */
-	for (m = event->child; m != NULL; m = m->next)
-		if (m->keylen == n->namelen &&
-		    memcmp(m->key, n->name, n->namelen) == 0)
+	for (m = obj->child; m != NULL; m = m->next)
+		if (m->keylen == len && memcmp(m->key, name, len) == 0)
 			found = m;
-	return found != NULL && found->kind == JV_NULL ? NULL : found;
+	return found;
+}
+
+/* The operand's value, or NULL for jq's null. */
+static const struct jv *
+value_of(const struct node *n, const struct jv *event)
+{
+	const struct jv *v;
+
+	if (n->kind == N_VALUE)
+		v = n->value;
+	else
+		v = member(event, n->name, n->namelen);
+	return v != NULL && v->kind == JV_NULL ? NULL : v;
 }
 
 static bool equal(const struct jv *, const struct jv *);
@@ -277,31 +290,19 @@ static bool equal(const struct jv *, const struct jv *);
 static bool
 equal_objects(const struct jv *a, const struct jv *b)
 {
-	const struct jv *m, *k, *last;
+	const struct jv *m, *other;
 	size_t na = 0, nb = 0;
 
 	for (m = a->child; m != NULL; m = m->next) {
-		for (last = NULL, k = a->child; k != NULL; k = k->next)
-			if (k->keylen == m->keylen &&
-			    memcmp(k->key, m->key, m->keylen) == 0)
-				last = k;
-		if (last != m)
+		if (member(a, m->key, m->keylen) != m)
 			continue; /* a name given again later */
 		na++;
-		for (last = NULL, k = b->child; k != NULL; k = k->next)
-			if (k->keylen == m->keylen &&
-			    memcmp(k->key, m->key, m->keylen) == 0)
-				last = k;
-		if (last == NULL || !equal(m, last))
+		other = member(b, m->key, m->keylen);
+		if (other == NULL || !equal(m, other))
 			return false;
 	}
-	for (m = b->child; m != NULL; m = m->next) {
-		for (last = NULL, k = b->child; k != NULL; k = k->next)
-			if (k->keylen == m->keylen &&
-			    memcmp(k->key, m->key, m->keylen) == 0)
-				last = k;
-		nb += last == m;
-	}
+	for (m = b->child; m != NULL; m = m->next)
+		nb += member(b, m->key, m->keylen) == m;
 	return na == nb;
 }
 
