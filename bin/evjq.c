@@ -120,9 +120,16 @@ record_error(const char *why)
 static void
 put_event(CloudEvent *ev, bool last)
 {
-	ce_del(ev, ACK_ATTR);
-	if (last && E.has_ack)
-		ce_put_string(&E.arena, ev, ACK_ATTR, E.ack.p);
+	const char *ack = ce_get_string(ev, ACK_ATTR);
+	bool kept = last && E.has_ack && ack != NULL &&
+	    strcmp(ack, E.ack.p) == 0;
+
+	/* The input's ack where the program left it; else at the end. */
+	if (!kept) {
+		ce_del(ev, ACK_ATTR);
+		if (last && E.has_ack)
+			ce_put_string(&E.arena, ev, ACK_ATTR, E.ack.p);
+	}
 	frame_put(&E.out, &ev->base);
 	E.events_out++;
 }

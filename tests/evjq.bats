@@ -152,6 +152,27 @@ wait_for() {
 	[ "$(evjq 'select(.count == 3 or .flag == false)' < typed.bin | evcat -f '%id %type\n')" = "$(printf '7 keep\n/s ké"ep\n9 dev.evpipe.ack')" ]
 }
 
+@test "an event the program changes is what evcat | jq -c | evcat -e makes of it, byte for byte" {
+	# events with JSON data
+	{
+		head -1 "$DATA/events.jsonl"
+		evcat in.bin
+	} | evcat -e > json.bin
+	progs=(
+		'.data = {"s": "\u007f\u0001\u001f\u0080é\"\\/\t\b\f\r\n😀", "n": [1.5, 1e300, 100000000000000000000, 0.1, -0, 3.0, 1e15, 1e16, 999999999999999, -12, 123456789012345678, 1e-7]}'
+		'.extra = "x" | .id += "-2"'
+		'.data = [[{}], [], {"b": 1, "a": [null, true, false]}]'
+		'.data |= tostring'
+		'del(.data)'
+	)
+	for p in "${progs[@]}"; do
+		echo "program: $p"
+		evjq "$p" < json.bin > ours.bin
+		evcat < json.bin | jq -c "$p" | evcat -e > chain.bin
+		cmp ours.bin chain.bin
+	done
+}
+
 @test "protobuf data is seen decoded and encoded again; JSON data keeps its numbers" {
 	evcat -e "$DATA/man/notification.jsonl" > n.bin
 	evjq 'select(.data.payload.invocationFinished.invocationId == "4a1e6f3c-2d7b-4c8e-9f0a-5b6c7d8e9f01")' < n.bin | cmp - n.bin
