@@ -86,7 +86,7 @@ static const struct clitab options[] = {
 	{ "harvester", OPT_HARVESTER, "URL",
 	    "Axway: the catch-up API, https://HOST:PORT/events" },
 	{ "header", 'H', "NAME=VALUE",
-	    "generic: metadata 'NAME: VALUE' or NAME=VALUE (repeatable)" },
+	    "metadata 'NAME: VALUE' or NAME=VALUE (repeatable)" },
 	{ "help", 'h', NULL, "print this help and exit" },
 	{ "idle-timeout", OPT_IDLE_TIMEOUT, "TIME",
 	    "stop after TIME without an event" },
@@ -184,8 +184,6 @@ parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max)
 		    opt, s, (unsigned long long)min, (unsigned long long)max);
 	return v;
 }
-
-#define SUB_MAX_HEADERS 64
 
 /*
  * -H 'name: value' (grpcurl's form) or name=value (forward's): request
@@ -291,6 +289,29 @@ only_for(
 		    synopsis, "--%s is for --api %s only", opt, names[api]);
 }
 
+/* -H cannot set what the API's own protocol sets from other options. */
+static void
+own_headers(const struct sub_opts *o)
+{
+	static const char *const engflow[] = { "authorization",
+		"x-engflow-auth-method", "x-engflow-auth-token", NULL };
+	static const char *const axway[] = { "authorization",
+		"x-axway-tenant-id", NULL };
+	const char *const *own = o->api == SUB_API_ENGFLOW ? engflow :
+	    o->api == SUB_API_AXWAY			   ? axway :
+							     NULL;
+	size_t i, k;
+
+	for (i = 0; own != NULL && i < o->nheaders; i++)
+		for (k = 0; own[k] != NULL; k++)
+			if (strcmp(o->headers[i].name, own[k]) == 0)
+				cli_usage(synopsis,
+				    "--header %s: set by --api %s itself",
+				    own[k],
+				    o->api == SUB_API_ENGFLOW ? "engflow" :
+								"axway");
+}
+
 static void
 check(struct sub_opts *o, const char *api, bool page_size_given, bool plaintext)
 {
@@ -339,7 +360,7 @@ check(struct sub_opts *o, const char *api, bool page_size_given, bool plaintext)
 	only_for(o, o->type != NULL, "message-type", SUB_API_GENERIC);
 	only_for(o, o->data != NULL, "request", SUB_API_GENERIC);
 	only_for(o, o->protoset != NULL, "protoset", SUB_API_GENERIC);
-	only_for(o, o->nheaders > 0, "header", SUB_API_GENERIC);
+	own_headers(o);
 	only_for(o, o->max_time_ms > 0, "max-time", SUB_API_GENERIC);
 	if (o->data != NULL && o->request_file != NULL)
 		cli_usage(synopsis,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "axway_watch.h"
+#include "base64.h"
 #include "ce_map.h"
 #include "harvester.h"
 #include "log.h"
@@ -594,17 +595,21 @@ open_stream(const char *token)
 {
 	Request r = CENTRAL__EVENTS__V1__REQUEST__INIT;
 	char bearer[8192], *caps[] = { "ping" };
-	struct gmd md[2];
+	struct gmd md[2 + SUB_MAX_HEADERS];
+	size_t i;
 
 	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
 	/* axway.md 2.2: per-call credentials, sent in cleartext too. */
 	md[0] = (struct gmd){ "authorization", bearer, strlen(bearer) };
 	md[1] = (struct gmd){ "x-axway-tenant-id", W.o->tenant,
 		strlen(W.o->tenant) };
+	for (i = 0; i < W.o->nheaders; i++)
+		md[2 + i] = W.o->headers[i];
 	W.fail_code = -1;
 	W.got_message = W.confirmed = false;
 	W.live_first = -1;
-	W.call = gcall_start(W.ch, WATCH_PATH, md, 2, 0, &watch_handlers, NULL);
+	W.call = gcall_start(
+	    W.ch, WATCH_PATH, md, 2 + W.o->nheaders, 0, &watch_handlers, NULL);
 	if (W.call == NULL) {
 		char why[600];
 
@@ -703,6 +708,34 @@ watch_stop(void *ctx)
 	/* W.held stays: a caller up the stack may be on the ring. */
 }
 
+/*
+ * -H for the harvester too (axway.md 3.1: the same headers as the
+ * stream): "name: value", a -bin value in base64 as on the gRPC wire.
+ */
+static const char *const *
+http_headers(const struct sub_opts *o)
+{
+	char **h = xcalloc(o->nheaders + 1, sizeof(*h));
+	size_t i, n, len;
+
+	for (i = 0; i < o->nheaders && i < HARVESTER_MAX_HEADERS; i++) {
+		n = strlen(o->headers[i].name);
+		len = n + 3 + BASE64_LEN(o->headers[i].len);
+		h[i] = xmalloc(len);
+		memcpy(h[i], o->headers[i].name, n);
+		memcpy(h[i] + n, ": ", 2);
+		if (n > 4 && strcmp(o->headers[i].name + n - 4, "-bin") == 0)
+			h[i][n + 2 +
+			    base64_encode(h[i] + n + 2,
+				(const uint8_t *)o->headers[i].value,
+				o->headers[i].len)] = '\0';
+		else
+			snprintf(h[i] + n + 2, len - n - 2, "%.*s",
+			    (int)o->headers[i].len, o->headers[i].value);
+	}
+	return (const char *const *)h;
+}
+
 void
 axway_watch_start(struct sub *s)
 {
@@ -738,6 +771,7 @@ axway_watch_start(struct sub *s)
 	W.hv.base = W.base;
 	W.hv.topic = s->o->topic;
 	W.hv.tenant = s->o->tenant;
+	W.hv.headers = http_headers(s->o);
 	W.hv.page_size = s->o->page_size;
 	W.hv.http.cacert = s->o->tls.cacert;
 	W.hv.http.insecure = s->o->tls.insecure;

@@ -284,8 +284,8 @@ pull_open_now(void *ctx)
 	Engflow__Notification__V1__NotificationDeliveryOptions d =
 	    ENGFLOW__NOTIFICATION__V1__NOTIFICATION_DELIVERY_OPTIONS__INIT;
 	Google__Protobuf__Duration dl = GOOGLE__PROTOBUF__DURATION__INIT;
-	struct gmd md[2];
-	size_t nmd = 0;
+	struct gmd md[2 + SUB_MAX_HEADERS];
+	size_t nmd = 0, i;
 	char bearer[8192];
 	const char *token;
 	bool fatal;
@@ -307,6 +307,8 @@ pull_open_now(void *ctx)
 		md[nmd++] = (struct gmd){ "x-engflow-auth-token", token,
 			strlen(token) };
 	}
+	for (i = 0; i < Q.o->nheaders; i++)
+		md[nmd++] = Q.o->headers[i];
 	Q.fail_code = -1;
 	Q.got_message = false;
 	Q.call = gcall_start(Q.ch, PULL_PATH, md, nmd, 0, &pull_handlers, NULL);

@@ -21,7 +21,7 @@
 #include "retry.h"
 #include "xalloc.h"
 
-#define GS_MAX_MD (2 + 64) /* the token's, and -H's */
+#define GS_MAX_MD (2 + SUB_MAX_HEADERS) /* the token's, and -H's */
 
 static struct generic_stream {
 	struct sub *sub;

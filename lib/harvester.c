@@ -310,10 +310,10 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
     char *err, size_t errlen)
 {
 	char url[4096], auth[8192], tenant[512];
-	const char *headers[] = { auth, tenant,
-		"Content-Type: application/json", "Accept: application/json",
-		NULL };
+	const char *headers[4 + HARVESTER_MAX_HEADERS + 1] = { auth, tenant,
+		"Content-Type: application/json", "Accept: application/json" };
 	struct harvester_req *h;
+	size_t i;
 
 	if (harvester_url(url, sizeof(url), o, after, page) < 0) {
 		errf(err, errlen, "harvester URL too long");
@@ -323,6 +323,10 @@ harvester_get(const struct harvester_opts *o, const char *token, int64_t after,
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
 	    token != NULL ? token : "");
 	snprintf(tenant, sizeof(tenant), "X-Axway-Tenant-Id: %s", o->tenant);
+	for (i = 0; o->headers != NULL && o->headers[i] != NULL &&
+	     i < HARVESTER_MAX_HEADERS;
+	     i++)
+		headers[4 + i] = o->headers[i];
 	h = xcalloc(1, sizeof(*h));
 	h->arena = a;
 	h->done = done;

@@ -23,10 +23,13 @@
 #include "http.h"
 #include "watch.pb-c.h"
 
+#define HARVESTER_MAX_HEADERS 64
+
 struct harvester_opts {
 	const char *base; /* https://host[:port]/events */
 	const char *topic; /* /management/v1alpha1/watchtopics/NAME */
 	const char *tenant; /* X-Axway-Tenant-Id */
+	const char *const *headers; /* more "Name: value", NULL-terminated */
 	uint64_t page_size;
 	struct http_opts http;
 };

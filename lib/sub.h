@@ -72,10 +72,13 @@ struct sub_opts {
 	const char *method, *request_file, *type;
 	const char *data; /* -d: JSON, @FILE or @- */
 	const char *protoset; /* -P: a FileDescriptorSet; NULL: reflection */
-	const struct gmd *headers; /* -H */
-	size_t nheaders;
+	/* every API */
+	const struct gmd *headers; /* -H, on every call and HTTP request */
+	size_t nheaders; /* at most SUB_MAX_HEADERS */
 	int64_t max_time_ms; /* --max-time; 0: none */
 };
+
+#define SUB_MAX_HEADERS 64
 
 /* One event between its arrival and its acknowledgement. */
 struct sub_item {

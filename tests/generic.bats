@@ -223,9 +223,6 @@ sys.exit(0 if got == want else "got %r" % got)'
 		echo "$h: $stderr"
 		[[ "$stderr" == "subscribe: --header "* ]]
 	done
-	run -64 --separate-stderr subscribe --endpoint "127.0.0.1:$PORT" \
-	    --queue q -H 'x-a: b'
-	[[ "$stderr" == *"--header is for --api generic only"* ]]
 }
 
 @test "generic: a bare host:port is TLS (--cacert), --plaintext makes it cleartext; URLs as before" {

@@ -265,6 +265,35 @@ axway() {
 	violations
 }
 
+@test "engflow and axway: -H metadata on every call (and the harvester's requests); an API's own headers: 64" {
+	queue q --count 3
+	pull -H 'X-Team: build' -H x-bin=AAH/ -c 3 > out.bin
+	[ "$(nrecords out.bin)" -eq 3 ]
+	first=$(grep '"first"' q.log | head -1)
+	[[ "$first" == *'"x-team": "build"'* ]]
+	# a -bin value is sent as the bytes it stands for
+	[[ "$first" == *'"x-bin": "0001ff"'* ]]
+	violations
+	watch --events 20 --history 10 --delay-ms 20
+	axway --token-command "$PYTHON3 $PEERS/mkjwt.py 60" --since 0 -c 20 \
+	    -H 'X-Team: build' -H x-bin=AAH/ > out.bin
+	[ "$(check axway out.bin | wc -l)" -eq 20 ]
+	grep '"subscribed"' w.log | grep -q '"extra": {"x-bin": "0001ff", "x-team": "build"}'
+	grep '"harvest"' w.log | head -1 | grep -q '"extra": {"x-bin": "AAH/", "x-team": "build"}'
+	violations w.log
+	for h in 'authorization: x' 'X-Engflow-Auth-Token=t' 'x-engflow-auth-method: m'; do
+		# exit-status: subscribe 64
+		run -64 --separate-stderr subscribe --endpoint grpc://127.0.0.1:1 \
+		    --queue q -H "$h"
+		[[ "$stderr" == *"set by --api engflow itself"* ]]
+	done
+	for h in 'authorization: x' 'x-axway-tenant-id: t'; do
+		run -64 --separate-stderr subscribe --api axway \
+		    --endpoint grpc://127.0.0.1:1 --topic /t --tenant t -H "$h"
+		[[ "$stderr" == *"set by --api axway itself"* ]]
+	done
+}
+
 @test "engflow: --auth-header bearer sends authorization: Bearer" {
 	echo tok-2 > srv.tok
 	queue q --count 3 --token-file srv.tok --bearer

@@ -81,9 +81,11 @@ acks_seen = 0
 
 
 def log(**kw):
+    """A JSON line; bytes (a -bin metadata value) in hex."""
     if log_file:
         with lock:
-            log_file.write(json.dumps(kw, sort_keys=True) + "\n")
+            log_file.write(json.dumps(kw, sort_keys=True,
+                                      default=lambda b: b.hex()) + "\n")
             log_file.flush()
 
 

@@ -111,9 +111,11 @@ REST_TYPES = ["ResourceCreated", "ResourceUpdated", "ResourceDeleted",
 
 
 def log(**kw):
+    """A JSON line; bytes (a -bin metadata value) in hex."""
     if log_file:
         with lock:
-            log_file.write(json.dumps(kw, sort_keys=True) + "\n")
+            log_file.write(json.dumps(kw, sort_keys=True,
+                                      default=lambda b: b.hex()) + "\n")
             log_file.flush()
 
 
@@ -303,7 +305,10 @@ def subscribe(request_iterator, context):
                         state["exp"] = exp
                         cond.notify_all()
                     log(subscribed=args.topic, exp=exp,
-                        user_agent=md.get("user-agent"))
+                        user_agent=md.get("user-agent"),
+                        extra={k: v for k, v in md.items()
+                               if k.startswith("x-") and
+                               k != "x-axway-tenant-id"})
                 elif r.requestType == 2:
                     if fields != [3, 6]:
                         bad("ping response fields %r" % fields)
@@ -432,7 +437,10 @@ class Harvester(http.server.BaseHTTPRequestHandler):
             time.sleep(args.harvest_delay_ms / 1000)
         # the request line of a proxy that was not asked to tunnel
         # (absolute-form) never gets here: CONNECT keeps the path
-        log(harvest=self.path)
+        log(harvest=self.path,
+            extra={k.lower(): v for k, v in self.headers.items()
+                   if k.lower().startswith("x-") and
+                   k.lower() != "x-axway-tenant-id"})
         if u.path != "/events" + args.topic:
             return self.reply(404)
         if token_ok(self.headers.get("Authorization")) is None:
