@@ -11,19 +11,12 @@
 #include "errf.h"
 #include "exitcode.h"
 #include "flyte.h"
-#include "jsonraw.h"
+#include "flytedoc.h"
 #include "log.h"
 #include "loop.h"
 #include "retry.h"
 #include "rfc3339.h"
 #include "spool.h"
-
-/* flyte.md 1.1-1.5: the rel suffixes links are found by. */
-#define REL_PACKS "pack/listPacks"
-#define REL_HEALTH "info/health"
-#define REL_TAKE "takeAction"
-#define REL_EVENT "event"
-#define REL_RESULT "actionResult"
 
 #define TOKEN_REFRESH_MS 10000
 
@@ -201,38 +194,6 @@ failed(struct flyte *f, char *buf, size_t len, const char *what,
 	return why;
 }
 
-/* A JSON document from the server, or NULL: cJSON would cut a string at
- * a NUL without a word (an action's command "a\0b" run as "a"). */
-static cJSON *
-parse_doc(const char *text, size_t len)
-{
-	if (memchr(text, '\0', len) != NULL)
-		return NULL;
-	return cJSON_ParseWithLength(text, len);
-}
-
-/* The href of the first link whose rel ends with suffix (flyte.md 1.1). */
-static const char *
-link_by_rel(const cJSON *doc, const char *suffix)
-{
-	const cJSON *links = cJSON_GetObjectItemCaseSensitive(doc, "links");
-	const cJSON *l, *rel, *href;
-	size_t n = strlen(suffix), k;
-
-	cJSON_ArrayForEach(l, links)
-	{
-		rel = cJSON_GetObjectItemCaseSensitive(l, "rel");
-		href = cJSON_GetObjectItemCaseSensitive(l, "href");
-		if (!cJSON_IsString(rel) || !cJSON_IsString(href) ||
-		    *href->valuestring == '\0')
-			continue;
-		k = strlen(rel->valuestring);
-		if (k >= n && strcmp(rel->valuestring + k - n, suffix) == 0)
-			return href->valuestring;
-	}
-	return NULL;
-}
-
 static void poll_next(struct flyte *, int64_t);
 static void post_open(struct retry *, void *);
 static void post_go(struct flyte_post *);
@@ -282,22 +243,16 @@ ready(struct flyte *f)
 
 /* The links a pack document holds; false when the needed ones are missing. */
 static bool
-pack_links(struct flyte *f, const char *text)
+pack_links(struct flyte *f, const struct http_resp *resp)
 {
-	cJSON *doc = cJSON_Parse(text);
-	const char *take, *events, *self;
+	struct flyte_links l;
 
-	take = link_by_rel(doc, REL_TAKE);
-	events = link_by_rel(doc, REL_EVENT);
-	self = link_by_rel(doc, "self");
-	if (events == NULL || (take == NULL && f->o.poll)) {
-		cJSON_Delete(doc);
+	if (flytedoc_links(resp->body, resp->len, f->o.poll, &l) < 0)
 		return false;
-	}
-	replace(&f->take_url, take);
-	replace(&f->events_url, events);
-	replace(&f->self_url, self);
-	cJSON_Delete(doc);
+	replace(&f->take_url, l.take);
+	replace(&f->events_url, l.events);
+	replace(&f->self_url, l.self);
+	flytedoc_links_free(&l);
 	return true;
 }
 
@@ -310,11 +265,11 @@ location_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 
 	if (failed(f, why, sizeof(why), "GET", f->self_url, resp) != NULL)
 		conn_fail(f, why);
-	else if (!pack_links(f, resp->body)) {
+	else if (!pack_links(f, resp)) {
 		snprintf(why, sizeof(why),
 		    "GET %s: the pack has no links whose rels end with %s "
 		    "and %s",
-		    f->self_url, REL_TAKE, REL_EVENT);
+		    f->self_url, FLYTE_REL_TAKE, FLYTE_REL_EVENT);
 		conn_fail(f, why);
 	} else
 		ready(f);
@@ -332,7 +287,7 @@ register_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 		conn_fail(f, why);
 		return;
 	}
-	if (pack_links(f, resp->body)) {
+	if (pack_links(f, resp)) {
 		ready(f);
 		return;
 	}
@@ -340,7 +295,7 @@ register_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 		snprintf(why, sizeof(why),
 		    "POST %s: the answer has neither links whose rels end "
 		    "with %s and %s nor a Location",
-		    f->packs_url, REL_TAKE, REL_EVENT);
+		    f->packs_url, FLYTE_REL_TAKE, FLYTE_REL_EVENT);
 		conn_fail(f, why);
 		return;
 	}
@@ -356,28 +311,23 @@ static void
 discover_done(struct http_req *r, const struct http_resp *resp, void *ctx)
 {
 	struct flyte *f = ctx;
-	const char *packs, *health;
+	struct flyte_root root;
 	char why[512];
-	cJSON *doc;
 
 	if (failed(f, why, sizeof(why), "GET", f->base, resp) != NULL) {
 		conn_fail(f, why);
 		return;
 	}
-	doc = cJSON_Parse(resp->body);
-	packs = link_by_rel(doc, REL_PACKS);
-	health = link_by_rel(doc, REL_HEALTH);
-	if (packs == NULL) {
+	if (flytedoc_root(resp->body, resp->len, &root) < 0) {
 		snprintf(why, sizeof(why),
 		    "GET %s: no link whose rel ends with %s", f->base,
-		    REL_PACKS);
-		cJSON_Delete(doc);
+		    FLYTE_REL_PACKS);
 		conn_fail(f, why);
 		return;
 	}
-	replace(&f->packs_url, packs);
-	replace(&f->health_url, health);
-	cJSON_Delete(doc);
+	replace(&f->packs_url, root.packs);
+	replace(&f->health_url, root.health);
+	flytedoc_root_free(&root);
 	f->state = C_REGISTER;
 	f->conn_req = request(f, "POST", f->packs_url, f->o.registration, 0,
 	    register_done, f, why, sizeof(why));
@@ -445,62 +395,37 @@ poll_ok(struct flyte *f)
 	f->poll_failures = 0;
 }
 
-/* The action id is the path segment before "result" (flyte.md 1.3). */
-static char *
-action_id(const char *url)
+/* The start of a server's text for a log line: one line, ASCII. */
+static const char *
+excerpt(const char *text, size_t len, char *buf, size_t size)
 {
-	const char *end = url + strlen(url), *start;
+	size_t i, n = len < size - 4 ? len : size - 4;
 
-	while (end > url && end[-1] == '/')
-		end--;
-	if (end - url > 7 && strncmp(end - 7, "/result", 7) == 0)
-		end -= 7;
-	for (start = end; start > url && start[-1] != '/'; start--)
-		;
-	return start < end ? strndup(start, (size_t)(end - start)) :
-			     xstrdup(url);
+	for (i = 0; i < n; i++)
+		buf[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	strcpy(buf + n, n < len ? "..." : "");
+	return buf;
 }
 
 static void
 take_action(struct flyte *f, const char *text, size_t len)
 {
 	struct flyte_action a;
-	const cJSON *cmd, *input;
-	cJSON *doc = parse_doc(text, len);
-	const char *raw;
-	size_t rawlen;
-	char *in, *id;
+	struct flyte_action_doc d;
+	char why[200], ex[204];
 
-	cmd = cJSON_GetObjectItemCaseSensitive(doc, "command");
-	input = cJSON_GetObjectItemCaseSensitive(doc, "input");
-	a.result_url = link_by_rel(doc, REL_RESULT);
-	if (!cJSON_IsString(cmd) || a.result_url == NULL) {
-		/* Without a result link it cannot be answered at all. */
-		lerr("POST %s: an action without %s: %.200s", f->take_url,
-		    cJSON_IsString(cmd) ? "a link whose rel ends with "
-					  "actionResult" :
-					  "a command name",
-		    text);
-		cJSON_Delete(doc);
+	if (flytedoc_action(text, len, &d, why, sizeof(why)) < 0) {
+		lerr("POST %s: %s: %s", f->take_url, why,
+		    excerpt(text, len, ex, sizeof(ex)));
 		return;
 	}
-	/* The input as the server wrote it: cJSON would round numbers. */
-	in = NULL;
-	if (input != NULL && json_member_raw(text, len, "input", &raw, &rawlen))
-		in = strndup(raw, rawlen);
-	else if (input != NULL)
-		in = cJSON_PrintUnformatted(input); /* default hooks: malloc */
-	if ((input != NULL && in == NULL) ||
-	    (id = action_id(a.result_url)) == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	a.command = cmd->valuestring;
-	a.input = in != NULL ? in : "null";
-	a.id = id;
+	a.command = d.command;
+	a.input = d.input;
+	a.result_url = d.result_url;
+	a.id = d.id;
 	ltrace("action %s: %s", a.id, a.command);
 	f->h->on_action(f, &a, f->ctx);
-	free(id);
-	free(in);
-	cJSON_Delete(doc);
+	flytedoc_action_free(&d);
 }
 
 static void
@@ -665,7 +590,7 @@ post_what(struct flyte_post *p, char *buf, size_t len)
 	if (p->kind == FLYTE_EVENT) {
 		snprintf(buf, len, "event");
 	} else {
-		id = action_id(p->url);
+		id = flytedoc_action_id(p->url);
 		snprintf(buf, len, "result of action %s", id ? id : "?");
 		free(id);
 	}
@@ -802,24 +727,13 @@ post_new(struct flyte *f, enum flyte_post_kind kind, const char *url,
 	return p;
 }
 
-/* A spool entry: {"kind":..,"url":..,"body":"..","meta":".."}. */
 static char *
 spool_text(const struct flyte_post *p)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *s;
+	struct flyte_spool_entry e = { p->kind == FLYTE_EVENT, p->url, p->body,
+		p->meta };
 
-	cJSON_AddStringToObject(o, "kind", kind_name[p->kind]);
-	if (p->url != NULL)
-		cJSON_AddStringToObject(o, "url", p->url);
-	cJSON_AddStringToObject(o, "body", p->body);
-	if (p->meta != NULL)
-		cJSON_AddStringToObject(o, "meta", p->meta);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		die(EXIT_INTERNAL, "out of memory");
-	return s;
+	return flytedoc_spool_text(&e);
 }
 
 /*
@@ -851,34 +765,21 @@ static void
 unspool(const char *name, const char *text, size_t len, void *ctx)
 {
 	struct flyte *f = ctx;
-	const cJSON *kind, *url, *body, *meta;
+	struct flyte_spool_entry e;
 	struct flyte_post *p;
 	char bad[128];
-	cJSON *doc = parse_doc(text, len);
 
-	kind = cJSON_GetObjectItemCaseSensitive(doc, "kind");
-	url = cJSON_GetObjectItemCaseSensitive(doc, "url");
-	body = cJSON_GetObjectItemCaseSensitive(doc, "body");
-	meta = cJSON_GetObjectItemCaseSensitive(doc, "meta");
-	if (!cJSON_IsString(kind) || !cJSON_IsString(body) ||
-	    (meta != NULL && !cJSON_IsString(meta)) ||
-	    (strcmp(kind->valuestring, "event") != 0 &&
-		(strcmp(kind->valuestring, "result") != 0 ||
-		    !cJSON_IsString(url)))) {
+	if (flytedoc_spool_read(text, len, &e) < 0) {
 		snprintf(bad, sizeof(bad), "%s.bad", name);
 		lerr("%s/%s: not a spool entry; renamed to %s", f->o.spool,
 		    name, bad);
 		renameat(f->spool.dirfd, name, f->spool.dirfd, bad);
-		cJSON_Delete(doc);
 		return;
 	}
-	p = post_new(f,
-	    strcmp(kind->valuestring, "event") == 0 ? FLYTE_EVENT :
-						      FLYTE_RESULT,
-	    cJSON_IsString(url) ? url->valuestring : NULL, body->valuestring,
-	    meta != NULL ? meta->valuestring : NULL);
+	p = post_new(
+	    f, e.event ? FLYTE_EVENT : FLYTE_RESULT, e.url, e.body, e.meta);
 	p->spooled = xstrdup(name);
-	cJSON_Delete(doc);
+	flytedoc_spool_free(&e);
 	post_go(p);
 }
 

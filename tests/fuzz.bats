@@ -42,3 +42,5 @@ replay() { # replay NAME: its seeds and regression inputs, each must pass
 @test "fuzz seeds and regressions: HTTP/2 gRPC client" { replay h2client; }
 @test "fuzz seeds and regressions: store serve requests" { replay storesvc; }
 @test "fuzz seeds and regressions: event store stream" { replay eventstore; }
+@test "fuzz seeds and regressions: Flyte API answers" { replay flyte; }
+@test "fuzz seeds and regressions: pack-run's spool" { replay spool; }

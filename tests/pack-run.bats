@@ -796,3 +796,22 @@ print(s.getsockname()[1], flush=True); sys.stdin.read()' > busy.port < <(sleep 6
 	[ "$status" -eq 0 ]
 	check '[e["payload"] for e in s["events"]] == ["one", "three", "one", "three"]'
 }
+
+@test "an action that is not strict JSON is refused with one line, not run with a part of it as input" {
+	start_api
+	# what fuzz_flyte found: cJSON reads a control character as
+	# whitespace and stops at the end of a value, and the input's text
+	# was then cut out of the document wrongly
+	fault "{\"take_raw_b64\": \"$(tail -c +2 "$EVPIPE_SRCDIR/tests/fuzz/regress/flyte/input-after-control-char" | base64 -w0)\"}"
+	start_pack --no-input
+	wait_for 'grep -q "an action that is not JSON" pr.err'
+	# the next action is run as usual
+	action Echo '{"n":1}'
+	wait_for '[ "$(nresults)" = 1 ]'
+	stop_pack
+	[ "$pr_status" -eq 0 ]
+	check 'r["Echo"]["payload"] == {"n": 1}'
+	# quoted on one line, control characters and non-ASCII as ?
+	[ "$(grep -c "not JSON" pr.err)" -eq 1 ]
+	grep -q '"input":?{"n": 1234.*"href": "h????' pr.err
+}

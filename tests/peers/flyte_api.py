@@ -52,11 +52,13 @@ Test hooks (never authenticated), JSON in and out:
       take_status: [status, times]              result_fail: [status, times]
       result_drop: times (close without answer) event_fail: [status, times]
       health_status: status for /health         take_delay_ms: ms before answering
+      take_raw_b64: the next take answers 200 with these bytes (base64)
       down: true (every Flyte route answers 503)
   POST /_test/forget    forget every pack (as DELETE does)
   POST /_test/reset     forget everything, faults too
 """
 import argparse
+import base64
 import json
 import signal
 import socket
@@ -310,6 +312,9 @@ class Handler(BaseHTTPRequestHandler):
             status = fault_count("take_status")
             if status:
                 return self.reply(status, {"error": "injected"})
+            raw = STATE["faults"].pop("take_raw_b64", None)
+            if raw:
+                return self.reply(200, base64.b64decode(raw))
             pack = STATE["packs"][pid]
             labels = pack.get("labels") or {}
             for a in STATE["actions"]:
