@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "pbdesc.h"
 #include "sig.h"
+#include "slurp.h"
 
 static const char synopsis[] = "usage: evcat [-deFqv] [-D form] [-f format] "
 			       "[-m size] [-P protoset] [file ...]\n";
@@ -346,30 +347,13 @@ on_signal(int signo, void *ctx)
 static void
 add_protoset(struct pbpool *pool, const char *path)
 {
-	char err[256];
-	uint8_t *p = NULL;
-	size_t n = 0, cap = 0;
-	ssize_t r;
-	int fd;
+	char err[256], *p;
+	size_t n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	for (;;) {
-		if (n == cap) {
-			cap = cap > 0 ? cap * 2 : 65536;
-			if (cap > (size_t)64 << 20)
-				die(EXIT_USAGE, "%s: larger than 64M", path);
-			if ((p = realloc(p, cap)) == NULL)
-				die(EXIT_INTERNAL, "out of memory");
-		}
-		if ((r = read(fd, p + n, cap - n)) < 0)
-			die(EXIT_IO, "%s: %s", path, strerror(errno));
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (pbpool_add(pool, p, n, err, sizeof(err)) < 0)
+	if ((p = slurp_file(path, (size_t)64 << 20, &n)) == NULL)
+		die(errno == EFBIG ? EXIT_USAGE : EXIT_IO, "%s: %s", path,
+		    errno == EFBIG ? "larger than 64M" : strerror(errno));
+	if (pbpool_add(pool, (const uint8_t *)p, n, err, sizeof(err)) < 0)
 		die(EXIT_USAGE, "%s: %s", path, err);
 	free(p);
 }

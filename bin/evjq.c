@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "pbdesc.h"
 #include "sig.h"
+#include "slurp.h"
 #include "varint.h"
 
 static const char synopsis[] =
@@ -404,41 +405,28 @@ on_signal(int signo, void *ctx)
 }
 
 /* All of a file, with a NUL after it; die if it cannot be read. */
-static struct strbuf
-read_file(const char *path)
+static char *
+read_file(const char *path, size_t *len)
 {
-	struct strbuf b = { 0 };
-	char buf[65536];
-	ssize_t r;
-	int fd;
+	char *p = slurp_file(path, (size_t)16 << 20, len);
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	while ((r = read(fd, buf, sizeof(buf))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die(EXIT_IO, "%s: %s", path, strerror(errno));
-		if (b.len + (size_t)r > (size_t)16 << 20)
-			die(EXIT_USAGE, "%s: larger than 16M", path);
-		strbuf_add(&b, buf, (size_t)r);
-	}
-	close(fd);
-	strbuf_addc(&b, '\0');
-	b.len--;
-	return b;
+	if (p == NULL)
+		die(errno == EFBIG ? EXIT_USAGE : EXIT_IO, "%s: %s", path,
+		    errno == EFBIG ? "larger than 16M" : strerror(errno));
+	return p;
 }
 
 /* A descriptor set (protoc --descriptor_set_out) from a file. */
 static void
 add_protoset(struct pbpool *pool, const char *path)
 {
-	struct strbuf b = read_file(path);
-	char err[256];
+	char err[256], *p;
+	size_t n;
 
-	if (pbpool_add(pool, (const uint8_t *)b.p, b.len, err, sizeof(err)) < 0)
+	p = read_file(path, &n);
+	if (pbpool_add(pool, (const uint8_t *)p, n, err, sizeof(err)) < 0)
 		die(EXIT_USAGE, "%s: %s", path, err);
-	strbuf_free(&b);
+	free(p);
 }
 
 static int
@@ -464,6 +452,7 @@ main(int argc, char *argv[])
 	struct pbpool *pool = NULL;
 	const char *from_file = NULL;
 	char *program = NULL, err[512];
+	size_t len;
 	int c, status;
 
 	cli_start(argv[0]);
@@ -519,7 +508,7 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			cli_usage(synopsis, "-f %s: and a program operand",
 			    from_file);
-		program = read_file(from_file).p;
+		program = read_file(from_file, &len);
 	} else if (optind + 1 == argc) {
 		program = strdup(argv[optind]);
 	} else {

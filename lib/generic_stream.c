@@ -19,6 +19,7 @@
 #include "pbjson.h"
 #include "reflect_client.h"
 #include "retry.h"
+#include "slurp.h"
 #include "xalloc.h"
 
 #define GS_MAX_MD (2 + SUB_MAX_HEADERS) /* the token's, and -H's */
@@ -48,29 +49,16 @@ static struct generic_stream {
 	int64_t deadline; /* loop_now() time, or 0 */
 } G;
 
-/* Read all of fd (the file or stdin of -d @FILE, -P); 4 MiB at most. */
+/* All of fd (the file or stdin of -d @FILE, -P); 4 MiB at most. */
 static uint8_t *
 slurp(int fd, const char *what, size_t *len)
 {
-	struct strbuf b = { 0 };
-	ssize_t r;
+	char *p = slurp_fd(fd, GRPC_MAX_RECV_DEFAULT, len);
 
-	for (;;) {
-		strbuf_grow(&b, 65536);
-		r = read(fd, b.p + b.len, b.cap - b.len - 1);
-		if (r == 0)
-			break;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die(EXIT_IO, "%s: %s", what, strerror(errno));
-		b.len += (size_t)r;
-		if (b.len > (size_t)GRPC_MAX_RECV_DEFAULT)
-			die(EXIT_USAGE, "%s: larger than 4 MiB", what);
-	}
-	b.p[b.len] = '\0';
-	*len = b.len;
-	return (uint8_t *)b.p;
+	if (p == NULL)
+		die(errno == EFBIG ? EXIT_USAGE : EXIT_IO, "%s: %s", what,
+		    errno == EFBIG ? "larger than 4 MiB" : strerror(errno));
+	return (uint8_t *)p;
 }
 
 static uint8_t *
