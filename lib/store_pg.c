@@ -707,8 +707,15 @@ pg_connect(struct loop_timer *t)
 /*
  * Create the table and index once, under an advisory lock so that
  * servers starting together do not race; raise synchronous_commit if
- * the server default turned it off (a put must be durable).
+ * the server default turned it off (a put must be durable).  Only put
+ * and serve make the table: for the other commands a mistyped name is
+ * an error ("relation ... does not exist", exit 74), as a mistyped
+ * SQLite path is.
  */
+#define SYNC_ON                                                 \
+	"SELECT set_config('synchronous_commit', 'on', false) " \
+	"WHERE current_setting('synchronous_commit') = 'off'"
+
 static void
 start_setup(struct pg *p)
 {
@@ -717,21 +724,25 @@ start_setup(struct pg *p)
 
 	p->state = PG_SETUP;
 	p->err[0] = '\0';
-	sql = xasprintf(
-	    "SELECT set_config('synchronous_commit', 'on', false) "
-	    "WHERE current_setting('synchronous_commit') = 'off';"
-	    "BEGIN;"
-	    "SELECT pg_advisory_xact_lock(hashtext('evpipe store %s'));"
-	    "CREATE TABLE IF NOT EXISTS %s ("
-	    "id text PRIMARY KEY, "
-	    "ts timestamptz NOT NULL DEFAULT now(), "
-	    "seq bigint GENERATED ALWAYS AS IDENTITY, "
-	    "type text NOT NULL, "
-	    "source text NOT NULL, "
-	    "event bytea NOT NULL);"
-	    "CREATE INDEX IF NOT EXISTS \"%s_ts\" ON %s (ts, seq);"
-	    "COMMIT",
-	    p->s->table_name, p->s->table, p->s->table_name, p->s->table);
+	if (p->s->cfg.access != STORE_CREATE)
+		sql = xasprintf("%s", SYNC_ON);
+	else
+		sql = xasprintf("%s;"
+				"BEGIN;"
+				"SELECT pg_advisory_xact_lock("
+				"hashtext('evpipe store %s'));"
+				"CREATE TABLE IF NOT EXISTS %s ("
+				"id text PRIMARY KEY, "
+				"ts timestamptz NOT NULL DEFAULT now(), "
+				"seq bigint GENERATED ALWAYS AS IDENTITY, "
+				"type text NOT NULL, "
+				"source text NOT NULL, "
+				"event bytea NOT NULL);"
+				"CREATE INDEX IF NOT EXISTS \"%s_ts\" ON %s "
+				"(ts, seq);"
+				"COMMIT",
+		    SYNC_ON, p->s->table_name, p->s->table, p->s->table_name,
+		    p->s->table);
 	ok = PQsendQuery(p->conn, sql);
 	free(sql);
 	if (!ok) {

@@ -787,6 +787,23 @@ for i in range(3):
 	[ "$(cat junk.db)" = 'not a database' ]
 }
 
+@test "postgresql: get, scan, delete and clean never create the table: a missing one is exit 74" {
+	use pg
+	for cmd in "get 1" scan "delete 1" clean; do
+		# exit-status: store 74
+		run --separate-stderr store $cmd "${DB[@]}"
+		echo "$cmd: $stderr"
+		[ "$status" -eq 74 ]
+		[[ "$stderr" == *"relation \"t$BATS_TEST_NUMBER\" does not exist"* ]]
+		[ -z "$output" ]
+	done
+	[ -z "$(psql_ "SELECT to_regclass('t$BATS_TEST_NUMBER')")" ]
+	# put makes it; then they work
+	store put "${DB[@]}" < ev.bin
+	store scan "${DB[@]}" > all.bin
+	[ "$(hex all.bin)" = "$(hex ev.bin)" ]
+}
+
 @test "durations: Go's syntax, and a bare number is seconds, as in every tool" {
 	use sqlite
 	store put "${DB[@]}" < ev.bin
