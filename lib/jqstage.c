@@ -216,6 +216,13 @@ static void
 put_string(struct strbuf *o, jv v)
 {
 	static const char hexd[] = "0123456789abcdef";
+	static const char named[128] = { ['"'] = '"',
+		['\\'] = '\\',
+		['\b'] = 'b',
+		['\f'] = 'f',
+		['\n'] = 'n',
+		['\r'] = 'r',
+		['\t'] = 't' };
 	const char *p = jv_string_value(v), *run;
 	const char *end = p + jv_string_length_bytes(jv_copy(v));
 	unsigned char c;
@@ -228,27 +235,9 @@ put_string(struct strbuf *o, jv v)
 		strbuf_add(o, run, (size_t)(p - run));
 		run = p + 1;
 		strbuf_addc(o, '\\');
-		switch (c) {
-		case '"':
-		case '\\':
-			strbuf_addc(o, (char)c);
-			break;
-		case '\b':
-			strbuf_addc(o, 'b');
-			break;
-		case '\t':
-			strbuf_addc(o, 't');
-			break;
-		case '\r':
-			strbuf_addc(o, 'r');
-			break;
-		case '\n':
-			strbuf_addc(o, 'n');
-			break;
-		case '\f':
-			strbuf_addc(o, 'f');
-			break;
-		default:
+		if (named[c] != '\0') {
+			strbuf_addc(o, named[c]);
+		} else {
 			strbuf_adds(o, "u00");
 			strbuf_addc(o, hexd[c >> 4]);
 			strbuf_addc(o, hexd[c & 15]);
