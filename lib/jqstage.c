@@ -275,9 +275,10 @@ put_value(struct strbuf *o, jv v)
 		put_string(o, v);
 		break;
 	case JV_KIND_NUMBER:
-		/* Below 1e16 jq writes an integer as its digits. */
+		/* jq writes an integer below 1e16 as its digits (in range
+		 * before the cast: out of it, the cast is undefined). */
 		d = jv_number_value(v);
-		if (d == (double)(long long)d && d > -1e15 && d < 1e15 &&
+		if (d > -1e15 && d < 1e15 && d == (double)(long long)d &&
 		    !(d == 0 && signbit(d))) {
 			strbuf_addf(o, "%lld", (long long)d);
 			break;

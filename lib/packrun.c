@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ackfifo.h"
 #include "duration.h"
 #include "exitcode.h"
 #include "handler.h"
@@ -20,7 +21,6 @@
 #include "loop.h"
 #include "metrics.h"
 #include "packhealth.h"
-#include "ackfifo.h"
 #include "packrun.h"
 #include "progress.h"
 #include "recin.h"
