@@ -134,6 +134,57 @@ packed_next(enum pbtype t, struct rd *r, uint64_t *v)
 	}
 }
 
+/*
+ * The elements one occurrence of a field on the wire holds: each
+ * scalar of a packed run, or the occurrence itself (PROTOBUF-ENCODING:
+ * a repeated scalar comes packed or not, and a parser takes both).
+ * elems_next puts the next in *e (a packed element with the scalar's
+ * wire type): 1, 0 at the end, -1 (why says it) on a bad packed run or
+ * a wire type the field cannot have.
+ */
+struct elems {
+	const struct pbfield *f;
+	const struct wfield *w;
+	struct rd r;
+	bool packed, done;
+	const char *why;
+};
+
+static void
+elems_init(struct elems *it, const struct pbfield *f, const struct wfield *w)
+{
+	*it = (struct elems){ .f = f, .w = w };
+	it->packed = w->wt == WT_LEN && f->repeated &&
+	    wire_type(f->type) != WT_LEN;
+	if (it->packed)
+		it->r = (struct rd){ w->p, w->p + w->n };
+}
+
+static int
+elems_next(struct elems *it, struct wfield *e)
+{
+	if (it->packed) {
+		if (it->r.p >= it->r.end)
+			return 0;
+		*e = (struct wfield){ .number = it->w->number,
+			.wt = wire_type(it->f->type) };
+		if (packed_next(it->f->type, &it->r, &e->v) < 0) {
+			it->why = "bad packed run";
+			return -1;
+		}
+		return 1;
+	}
+	if (it->done)
+		return 0;
+	if (it->w->wt != wire_type(it->f->type)) {
+		it->why = "wrong wire type";
+		return -1;
+	}
+	it->done = true;
+	*e = *it->w;
+	return 1;
+}
+
 static bool
 is_map(const struct pbfield *f)
 {
@@ -311,31 +362,22 @@ static int
 pj_elements(
     struct pj *j, const struct pbfield *f, const struct wfield *w, bool *first)
 {
-	struct rd r;
-	uint64_t v;
+	struct elems it;
+	struct wfield e;
+	int r;
 
-	if (w->wt == WT_LEN && f->repeated && wire_type(f->type) != WT_LEN) {
-		r = (struct rd){ w->p, w->p + w->n };
-		while (r.p < r.end) {
-			if (packed_next(f->type, &r, &v) < 0)
-				return errf(j->err, j->errlen,
-				    "field %s: bad packed run", f->name);
-			if (!*first)
-				strbuf_addc(j->o, ',');
-			*first = false;
-			if (pj_scalar(j, f, v) < 0)
-				return -1;
-		}
-		return 0;
+	elems_init(&it, f, w);
+	while ((r = elems_next(&it, &e)) > 0) {
+		if (!*first)
+			strbuf_addc(j->o, ',');
+		*first = false;
+		if ((e.wt == WT_LEN ? pj_len(j, f, e.p, e.n) :
+				      pj_scalar(j, f, e.v)) < 0)
+			return -1;
 	}
-	if (w->wt != wire_type(f->type))
-		return errf(
-		    j->err, j->errlen, "field %s: wrong wire type", f->name);
-	if (!*first)
-		strbuf_addc(j->o, ',');
-	*first = false;
-	return w->wt == WT_LEN ? pj_len(j, f, w->p, w->n) :
-				 pj_scalar(j, f, w->v);
+	if (r < 0)
+		return errf(j->err, j->errlen, "field %s: %s", f->name, it.why);
+	return 0;
 }
 
 /* A map entry as "key":value. */
@@ -1531,28 +1573,19 @@ pt_name(struct pt *t, const struct pbfield *f)
 static int
 pt_elements(struct pt *t, const struct pbfield *f, const struct wfield *w)
 {
-	struct rd r;
-	uint64_t v;
+	struct elems it;
+	struct wfield e;
+	int r;
 
-	if (w->wt == WT_LEN && f->repeated && wire_type(f->type) != WT_LEN) {
-		r = (struct rd){ w->p, w->p + w->n };
-		while (r.p < r.end) {
-			if (packed_next(f->type, &r, &v) < 0)
-				return errf(
-				    t->err, t->errlen, "bad packed run");
-			pt_name(t, f);
-			if (pt_scalar(t, f, v) < 0)
-				return -1;
-			pt_end(t);
-		}
-		return 0;
+	elems_init(&it, f, w);
+	while ((r = elems_next(&it, &e)) > 0) {
+		pt_name(t, f);
+		if (pt_value(t, f, &e) < 0)
+			return -1;
+		pt_end(t);
 	}
-	if (w->wt != wire_type(f->type))
-		return errf(t->err, t->errlen, "wrong wire type");
-	pt_name(t, f);
-	if (pt_value(t, f, w) < 0)
-		return -1;
-	pt_end(t);
+	if (r < 0)
+		return errf(t->err, t->errlen, "%s", it.why);
 	return 0;
 }
 
