@@ -123,17 +123,6 @@ duration(const char *opt, const char *s)
 	return ms;
 }
 
-static uint64_t
-number(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (cli_uint(s, min, max, &v) < 0)
-		cli_usage(synopsis, "--%s %s: not a number from %llu to %llu",
-		    opt, s, (unsigned long long)min, (unsigned long long)max);
-	return v;
-}
-
 /*
  * --header name=value: gRPC metadata, so the name is lower-cased and
  * must be a valid key (PROTOCOL-HTTP2 "Custom-Metadata"), not one the
@@ -201,7 +190,8 @@ parse(int argc, char **argv)
 				    optarg);
 			break;
 		case 'b':
-			A.store.batch = number("batch", optarg, 1, 100000);
+			A.store.batch = cli_number(
+			    synopsis, "batch", optarg, 1, 100000);
 			A.set_batch = true;
 			break;
 		case O_CACERT:
@@ -263,7 +253,8 @@ parse(int argc, char **argv)
 			verbosity = LOG_ERROR;
 			break;
 		case O_RETRIES:
-			A.o.retries = number("retries", optarg, 1, UINT32_MAX);
+			A.o.retries = cli_number(
+			    synopsis, "retries", optarg, 1, UINT32_MAX);
 			break;
 		case O_SKIP_UNKNOWN:
 			A.o.unsendable = FWD_UNSENDABLE_SKIP;
@@ -315,7 +306,8 @@ parse(int argc, char **argv)
 			A.whole = true;
 			break;
 		case 'w':
-			A.o.window = number("window", optarg, 1, 1000000);
+			A.o.window = cli_number(
+			    synopsis, "window", optarg, 1, 1000000);
 			break;
 		default:
 			cli_bad_option(synopsis, argv, c);

@@ -114,17 +114,6 @@ help(void)
 	cli_help(synopsis, clitab_help(options));
 }
 
-static uint64_t
-number(const char *opt, const char *arg, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (cli_uint(arg, min, max, &v) < 0)
-		cli_usage(synopsis, "%s %s: not a number from %llu to %llu",
-		    opt, arg, (unsigned long long)min, (unsigned long long)max);
-	return v;
-}
-
 static size_t
 size(const char *opt, const char *arg)
 {
@@ -206,8 +195,8 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 			o->tls.cert = optarg;
 			break;
 		case OPT_DEDUPE:
-			o->dedupe_window = number(
-			    "--dedupe-window", optarg, 0, 100000000);
+			o->dedupe_window = cli_number(
+			    synopsis, "dedupe-window", optarg, 0, 100000000);
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			if (duration_option(optarg, &ms) < 0)
@@ -243,7 +232,8 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 			parse_on(o, optarg);
 			break;
 		case OPT_PARALLEL:
-			o->parallel = number("--parallel", optarg, 1, 1000);
+			o->parallel = cli_number(
+			    synopsis, "parallel", optarg, 1, 1000);
 			break;
 		case OPT_PASS_NOTIFICATIONS:
 			o->pass_notifications = true;
@@ -265,7 +255,8 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 				    optarg);
 			break;
 		case OPT_RETRIES:
-			o->retries = number("--retries", optarg, 0, UINT32_MAX);
+			o->retries = cli_number(
+			    synopsis, "retries", optarg, 0, UINT32_MAX);
 			break;
 		case OPT_TENANT:
 			o->tenant = optarg;

@@ -174,16 +174,6 @@ help(void)
 	cli_help(synopsis, clitab_help(options));
 }
 
-static uint64_t
-parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (cli_uint(s, min, max, &v) < 0)
-		cli_usage(synopsis, "--%s %s: not a number from %llu to %llu",
-		    opt, s, (unsigned long long)min, (unsigned long long)max);
-	return v;
-}
 
 /*
  * -H 'name: value' (grpcurl's form) or name=value (forward's): request
@@ -469,7 +459,8 @@ main(int argc, char *argv[])
 			o.connect_to = optarg;
 			break;
 		case 'c':
-			o.count = parse_uint("count", optarg, 1, UINT64_MAX);
+			o.count = cli_number(
+			    synopsis, "count", optarg, 1, UINT64_MAX);
 			break;
 		case 'd':
 			o.data = optarg;
@@ -513,8 +504,8 @@ main(int argc, char *argv[])
 			o.tls.key = optarg;
 			break;
 		case OPT_MAX_PENDING:
-			o.max_pending = parse_uint(
-			    "max-pending", optarg, 1, 1000000);
+			o.max_pending = cli_number(
+			    synopsis, "max-pending", optarg, 1, 1000000);
 			break;
 		case OPT_MAX_TIME:
 			o.max_time_ms = parse_time(
@@ -524,7 +515,8 @@ main(int argc, char *argv[])
 			o.method = optarg;
 			break;
 		case OPT_PAGE_SIZE:
-			o.page_size = parse_uint("page-size", optarg, 1, 10000);
+			o.page_size = cli_number(
+			    synopsis, "page-size", optarg, 1, 10000);
 			page_size_given = true;
 			break;
 		case OPT_PLAINTEXT:
@@ -546,12 +538,12 @@ main(int argc, char *argv[])
 			o.request_file = optarg;
 			break;
 		case OPT_RETRIES:
-			o.retries = parse_uint(
-			    "retries", optarg, 1, UINT32_MAX);
+			o.retries = cli_number(
+			    synopsis, "retries", optarg, 1, UINT32_MAX);
 			break;
 		case OPT_SINCE:
-			o.since = (int64_t)parse_uint(
-			    "after", optarg, 0, INT64_MAX);
+			o.since = (int64_t)cli_number(
+			    synopsis, "after", optarg, 0, INT64_MAX);
 			break;
 		case OPT_STATE:
 			o.state = optarg;

@@ -145,6 +145,18 @@ cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+uint64_t
+cli_number(const char *synopsis, const char *opt, const char *s, uint64_t min,
+    uint64_t max)
+{
+	uint64_t v;
+
+	if (cli_uint(s, min, max, &v) < 0)
+		cli_usage(synopsis, "--%s %s: not a number from %llu to %llu",
+		    opt, s, (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
 /* Flush stdio's stdout (help and version text only) and check it. */
 int
 cli_finish_stdout(void)

@@ -20,6 +20,10 @@ noreturn void cli_help(const char *, const char *);
 noreturn void cli_version(void);
 int cli_size(const char *, size_t *);
 int cli_uint(const char *, uint64_t, uint64_t, uint64_t *);
+/* The value of option --opt, a decimal integer in [min, max], or a
+ * usage error (exit 64) that names the range. */
+uint64_t cli_number(
+    const char *synopsis, const char *opt, const char *, uint64_t, uint64_t);
 int cli_finish_stdout(void);
 /*
  * Set secret s (named what) from an option; a second source for it is
