@@ -41,10 +41,6 @@ enum {
 	O_SKIP_UNKNOWN,
 	O_TEE,
 	O_TIMEOUT,
-	O_TOKEN,
-	O_TOKEN_COMMAND,
-	O_TOKEN_ENV,
-	O_TOKEN_FILE,
 	O_UNSENDABLE,
 	O_WHOLE,
 	O_VERSION = CLI_OPT_VERSION,
@@ -86,12 +82,14 @@ static const struct clitab options[] = {
 	{ "timeout", O_TIMEOUT, "TIME",
 	    "deadline of unary calls (default 30s)" },
 	{ "to", 't', "URL", "the server: grpc://, grpcs:// or unix:" },
-	{ "token", O_TOKEN, "TOKEN",
+	{ "token", CLI_OPT_TOKEN, "TOKEN",
 	    "a token (visible in ps; prefer the next)" },
-	{ "token-command", O_TOKEN_COMMAND, "CMD",
+	{ "token-command", CLI_OPT_TOKEN_COMMAND, "CMD",
 	    "the token is what this prints" },
-	{ "token-env", O_TOKEN_ENV, "NAME", "the token is in this variable" },
-	{ "token-file", O_TOKEN_FILE, "FILE", "the token is in this file" },
+	{ "token-env", CLI_OPT_TOKEN_ENV, "NAME",
+	    "the token is in this variable" },
+	{ "token-file", CLI_OPT_TOKEN_FILE, "FILE",
+	    "the token is in this file" },
 	{ "unsendable", O_UNSENDABLE, "ACTION",
 	    "skip, dead-letter or fail: events with nothing to deliver" },
 	{ "verbose", 'v', NULL, "print more (repeatable)" },
@@ -268,21 +266,11 @@ parse(int argc, char **argv)
 			if (A.o.timeout_ms == 0)
 				usage("--timeout %s: must be above 0", optarg);
 			break;
-		case O_TOKEN:
-			cli_secret(
-			    synopsis, &A.o.token, "token", SECRET_ARGV, optarg);
-			break;
-		case O_TOKEN_COMMAND:
-			cli_secret(synopsis, &A.o.token, "token",
-			    SECRET_COMMAND, optarg);
-			break;
-		case O_TOKEN_ENV:
-			cli_secret(
-			    synopsis, &A.o.token, "token", SECRET_ENV, optarg);
-			break;
-		case O_TOKEN_FILE:
-			cli_secret(
-			    synopsis, &A.o.token, "token", SECRET_FILE, optarg);
+		case CLI_OPT_TOKEN:
+		case CLI_OPT_TOKEN_COMMAND:
+		case CLI_OPT_TOKEN_ENV:
+		case CLI_OPT_TOKEN_FILE:
+			cli_token_option(synopsis, c, &A.o.token, optarg);
 			break;
 		case O_UNSENDABLE:
 			if (strcmp(optarg, "skip") == 0)

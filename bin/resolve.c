@@ -46,10 +46,6 @@ enum {
 	OPT_REPLAY,
 	OPT_RETRIES,
 	OPT_TENANT,
-	OPT_TOKEN,
-	OPT_TOKEN_COMMAND,
-	OPT_TOKEN_ENV,
-	OPT_TOKEN_FILE,
 };
 
 /* Sorted by long name; the manual lists the same. */
@@ -95,13 +91,13 @@ static const struct clitab options[] = {
 	{ "tls_certificate", OPT_CERT, "FILE",
 	    "the EngFlow client's name for --cert" },
 	{ "tls_key", OPT_KEY, "FILE", "the EngFlow client's name for --key" },
-	{ "token", OPT_TOKEN, "TOKEN",
+	{ "token", CLI_OPT_TOKEN, "TOKEN",
 	    "the token itself (other users can see it)" },
-	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
+	{ "token-command", CLI_OPT_TOKEN_COMMAND, "CMD",
 	    "the token is what CMD prints" },
-	{ "token-env", OPT_TOKEN_ENV, "NAME",
+	{ "token-env", CLI_OPT_TOKEN_ENV, "NAME",
 	    "the token is in environment variable NAME" },
-	{ "token-file", OPT_TOKEN_FILE, "FILE",
+	{ "token-file", CLI_OPT_TOKEN_FILE, "FILE",
 	    "the token is in FILE (read again on change)" },
 	{ "verbose", 'v', NULL, "print more (repeatable)" },
 	{ "version", CLI_OPT_VERSION, NULL, "print the version and exit" },
@@ -261,21 +257,11 @@ parse_args(struct resolve_opts *o, int argc, char *argv[])
 		case OPT_TENANT:
 			o->tenant = optarg;
 			break;
-		case OPT_TOKEN:
-			cli_secret(
-			    synopsis, &o->token, "token", SECRET_ARGV, optarg);
-			break;
-		case OPT_TOKEN_COMMAND:
-			cli_secret(synopsis, &o->token, "token", SECRET_COMMAND,
-			    optarg);
-			break;
-		case OPT_TOKEN_ENV:
-			cli_secret(
-			    synopsis, &o->token, "token", SECRET_ENV, optarg);
-			break;
-		case OPT_TOKEN_FILE:
-			cli_secret(
-			    synopsis, &o->token, "token", SECRET_FILE, optarg);
+		case CLI_OPT_TOKEN:
+		case CLI_OPT_TOKEN_COMMAND:
+		case CLI_OPT_TOKEN_ENV:
+		case CLI_OPT_TOKEN_FILE:
+			cli_token_option(synopsis, c, &o->token, optarg);
 			break;
 		case 'v':
 			verbosity++;

@@ -57,10 +57,6 @@ enum {
 	OPT_SINCE,
 	OPT_STATE,
 	OPT_TENANT,
-	OPT_TOKEN,
-	OPT_TOKEN_COMMAND,
-	OPT_TOKEN_ENV,
-	OPT_TOKEN_FILE,
 	OPT_TOPIC,
 	OPT_TYPE,
 };
@@ -133,13 +129,13 @@ static const struct clitab options[] = {
 	{ "tls_certificate", OPT_CERT, "FILE",
 	    "the EngFlow client's name for --cert" },
 	{ "tls_key", OPT_KEY, "FILE", "the EngFlow client's name for --key" },
-	{ "token", OPT_TOKEN, "TOKEN",
+	{ "token", CLI_OPT_TOKEN, "TOKEN",
 	    "the token itself (other users can see it)" },
-	{ "token-command", OPT_TOKEN_COMMAND, "CMD",
+	{ "token-command", CLI_OPT_TOKEN_COMMAND, "CMD",
 	    "the token is what CMD prints" },
-	{ "token-env", OPT_TOKEN_ENV, "NAME",
+	{ "token-env", CLI_OPT_TOKEN_ENV, "NAME",
 	    "the token is in environment variable NAME" },
-	{ "token-file", OPT_TOKEN_FILE, "FILE",
+	{ "token-file", CLI_OPT_TOKEN_FILE, "FILE",
 	    "the token is in FILE (read again on change)" },
 	{ "topic", OPT_TOPIC, "LINK", "Axway: the watch topic's self link" },
 	/* evpipe 0.1's --message-type; elsewhere --type is a CloudEvent's. */
@@ -551,21 +547,11 @@ main(int argc, char *argv[])
 		case OPT_TENANT:
 			o.tenant = optarg;
 			break;
-		case OPT_TOKEN:
-			cli_secret(
-			    synopsis, &o.token, "token", SECRET_ARGV, optarg);
-			break;
-		case OPT_TOKEN_COMMAND:
-			cli_secret(synopsis, &o.token, "token", SECRET_COMMAND,
-			    optarg);
-			break;
-		case OPT_TOKEN_ENV:
-			cli_secret(
-			    synopsis, &o.token, "token", SECRET_ENV, optarg);
-			break;
-		case OPT_TOKEN_FILE:
-			cli_secret(
-			    synopsis, &o.token, "token", SECRET_FILE, optarg);
+		case CLI_OPT_TOKEN:
+		case CLI_OPT_TOKEN_COMMAND:
+		case CLI_OPT_TOKEN_ENV:
+		case CLI_OPT_TOKEN_FILE:
+			cli_token_option(synopsis, c, &o.token, optarg);
 			break;
 		case OPT_TOPIC:
 			o.topic = optarg;

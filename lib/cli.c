@@ -157,6 +157,20 @@ cli_number(const char *synopsis, const char *opt, const char *s, uint64_t min,
 	return v;
 }
 
+void
+cli_token_option(
+    const char *synopsis, int c, struct secret *token, const char *arg)
+{
+	static const enum secret_kind kinds[] = {
+		[CLI_OPT_TOKEN - CLI_OPT_TOKEN] = SECRET_ARGV,
+		[CLI_OPT_TOKEN_COMMAND - CLI_OPT_TOKEN] = SECRET_COMMAND,
+		[CLI_OPT_TOKEN_ENV - CLI_OPT_TOKEN] = SECRET_ENV,
+		[CLI_OPT_TOKEN_FILE - CLI_OPT_TOKEN] = SECRET_FILE,
+	};
+
+	cli_secret(synopsis, token, "token", kinds[c - CLI_OPT_TOKEN], arg);
+}
+
 /* Flush stdio's stdout (help and version text only) and check it. */
 int
 cli_finish_stdout(void)

@@ -11,6 +11,14 @@
 
 /* The long options every tool has and their getopt_long values. */
 #define CLI_OPT_VERSION 0x100
+/* Where a bearer token is: --token, --token-command, --token-env,
+ * --token-file (above the tools' own codes). */
+enum {
+	CLI_OPT_TOKEN = 0x1000,
+	CLI_OPT_TOKEN_COMMAND,
+	CLI_OPT_TOKEN_ENV,
+	CLI_OPT_TOKEN_FILE,
+};
 
 void cli_start(const char *);
 noreturn void cli_usage(const char *, const char *, ...)
@@ -31,5 +39,7 @@ int cli_finish_stdout(void);
  */
 void cli_secret(const char *, struct secret *, const char *, enum secret_kind,
     const char *);
+/* Set the token from option c, one of the CLI_OPT_TOKEN codes. */
+void cli_token_option(const char *, int, struct secret *, const char *);
 
 #endif
