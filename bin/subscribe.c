@@ -170,7 +170,6 @@ help(void)
 	cli_help(synopsis, clitab_help(options));
 }
 
-
 /*
  * -H 'name: value' (grpcurl's form) or name=value (forward's): request
  * metadata.  The name ends at the first ':' or '=', neither of which a
