@@ -53,7 +53,7 @@
 enum pgstate {
 	PG_DOWN, /* waiting to reconnect */
 	PG_CONNECTING,
-	PG_SETUP, /* creating the table */
+	PG_SETUP, /* setting up the session (and table) */
 	PG_READY,
 };
 
@@ -472,8 +472,12 @@ take_result(struct pg *p, PGresult *res)
 	default:
 		if (p->err[0] != '\0')
 			return;
-		snprintf(p->err, sizeof(p->err), "postgresql: %s",
-		    PQresultErrorMessage(res));
+		/* The primary message is one line; the whole one adds
+		 * the statement and a caret under it. */
+		if ((state = PQresultErrorField(
+			 res, PG_DIAG_MESSAGE_PRIMARY)) == NULL)
+			state = PQresultErrorMessage(res);
+		snprintf(p->err, sizeof(p->err), "postgresql: %s", state);
 		trim(p->err);
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s",

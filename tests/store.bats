@@ -794,7 +794,7 @@ for i in range(3):
 		run --separate-stderr store $cmd "${DB[@]}"
 		echo "$cmd: $stderr"
 		[ "$status" -eq 74 ]
-		[[ "$stderr" == *"relation \"t$BATS_TEST_NUMBER\" does not exist"* ]]
+		[ "$stderr" = "store: ${cmd% *}: postgresql: relation \"t$BATS_TEST_NUMBER\" does not exist" ]
 		[ -z "$output" ]
 	done
 	[ -z "$(psql_ "SELECT to_regclass('t$BATS_TEST_NUMBER')")" ]
