@@ -497,6 +497,11 @@ def main():
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     while not stop.wait(0.2):
         pass
+    # a stream handler or a shutdown that hangs must not keep the
+    # test waiting for this process: at most 3 s to stop
+    watchdog = threading.Timer(3, lambda: os._exit(0))
+    watchdog.daemon = True
+    watchdog.start()
     hs.shutdown()
     server.stop(1).wait()
 
